@@ -1,0 +1,41 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Blockbuster.Model;
+
+/// <summary>
+/// A thread-local autocast like <c>torch.autocast</c>, which TorchSharp lacks. Inside
+/// <c>using (Autocast.Enable(ScalarType.BFloat16))</c>, linear layers cast their input and (fp32 master)
+/// weights to the compute dtype; everything else — LayerNorm, softmax in attention scores' residual
+/// path, the loss — runs in fp32 because residual sums promote back to fp32. Gradients flow through
+/// the casts to the fp32 parameters.
+/// </summary>
+public static class Autocast
+{
+    [ThreadStatic] static ScalarType? current;
+
+    /// <summary>The compute dtype for matmuls, or null for full precision.</summary>
+    public static ScalarType? Dtype => current;
+
+    public static IDisposable Enable(ScalarType? dtype)
+    {
+        var previous = current;
+        current = dtype is ScalarType.Float32 ? null : dtype;
+        return new Restore(previous);
+    }
+
+    /// <summary>y = x Wᵀ + b, in the autocast dtype when one is active.</summary>
+    public static Tensor Linear(Linear layer, Tensor x)
+    {
+        if (current is not { } dtype) return layer.call(x);
+        return nn.functional.linear(x.to(dtype), layer.weight!.to(dtype), layer.bias?.to(dtype));
+    }
+
+    /// <summary>fp32 view of an activation, for the ops autocast keeps in fp32.</summary>
+    public static Tensor Float(Tensor x) => x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
+
+    sealed class Restore(ScalarType? previous) : IDisposable
+    {
+        public void Dispose() => current = previous;
+    }
+}

@@ -1,0 +1,99 @@
+using Blockbuster.Model.Lora;
+using static TorchSharp.torch;
+
+namespace Blockbuster.Model.Checkpoints;
+
+/// <summary>What a load did beyond copying every expected tensor.</summary>
+/// <param name="FreshKeys">Model tensors left at their initialisation (a new classifier head, LoRA factors).</param>
+/// <param name="IgnoredKeys">Checkpoint tensors deliberately skipped (pretraining heads, position_ids buffers).</param>
+public sealed record LoadReport(IReadOnlyList<string> FreshKeys, IReadOnlyList<string> IgnoredKeys)
+{
+    public bool ClassifierIsFresh => FreshKeys.Any(k => k.StartsWith("classifier.", StringComparison.Ordinal));
+}
+
+/// <summary>
+/// Copies a Hugging Face BERT state dict into <see cref="BertForSequenceClassification"/>, strictly: every
+/// model tensor must come from the checkpoint with its exact shape, except the classifier head (when
+/// <c>allowFreshClassifier</c>) and LoRA factors, which a base checkpoint cannot have. Accepts keys with
+/// or without the <c>bert.</c> prefix and the old <c>LayerNorm.gamma/beta</c> names; ignores <c>cls.*</c>
+/// pretraining heads and <c>position_ids</c> buffers. Anything else missing, unexpected or mis-shaped is
+/// an error that names the key and both shapes.
+/// </summary>
+public static class CheckpointLoader
+{
+    public static LoadReport Load(BertForSequenceClassification model, string checkpointPath, bool allowFreshClassifier = true)
+    {
+        var tensors = StateDictFile.Read(checkpointPath);
+        try
+        {
+            return Load(model, tensors, checkpointPath, allowFreshClassifier);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    public static LoadReport Load(BertForSequenceClassification model, IReadOnlyDictionary<string, Tensor> checkpoint,
+                                  string source, bool allowFreshClassifier = true)
+    {
+        var ignored = new List<string>();
+        var normalized = new Dictionary<string, (string Original, Tensor Tensor)>();
+        foreach (var (key, tensor) in checkpoint)
+        {
+            if (IsIgnored(key)) { ignored.Add(key); continue; }
+            var name = Normalize(key);
+            if (!normalized.TryAdd(name, (key, tensor)))
+                throw new ModelFormatException($"{source}: tensors '{normalized[name].Original}' and '{key}' both map to '{name}'.");
+        }
+
+        var targets = model.state_dict();
+        var fresh = new List<string>();
+        var copies = new List<(Tensor Target, Tensor Source)>();
+        foreach (var (modelKey, target) in targets)
+        {
+            if (IsLoraFactor(modelKey)) { fresh.Add(modelKey); continue; }
+            var key = CheckpointKey(modelKey);
+            if (!normalized.Remove(key, out var found))
+            {
+                if (allowFreshClassifier && key.StartsWith("classifier.", StringComparison.Ordinal)) { fresh.Add(modelKey); continue; }
+                throw new ModelFormatException($"{source}: missing tensor '{key}' (model expects shape {Shape(target.shape)}).");
+            }
+            if (!found.Tensor.shape.SequenceEqual(target.shape))
+                throw new ModelFormatException($"{source}: tensor '{found.Original}' has shape {Shape(found.Tensor.shape)} but the model expects {Shape(target.shape)}.");
+            copies.Add((target, found.Tensor));
+        }
+        if (normalized.Count > 0)
+        {
+            var (name, (original, tensor)) = normalized.First();
+            var more = normalized.Count > 1 ? $" (and {normalized.Count - 1} more)" : "";
+            throw new ModelFormatException($"{source}: unexpected tensor '{original}' of shape {Shape(tensor.shape)}{more}; it is not part of a BERT classifier.");
+        }
+
+        // Only copy once everything checked out, so a failed load leaves the model untouched.
+        using (no_grad())
+        {
+            foreach (var (target, src) in copies) target.copy_(src.to(target.dtype));
+        }
+        return new LoadReport(fresh, ignored);
+    }
+
+    /// <summary>Model key → checkpoint key: a LoRA-wrapped layer keeps its base weight under <c>base_layer</c>.</summary>
+    public static string CheckpointKey(string modelKey) => modelKey.Replace(".base_layer.", ".", StringComparison.Ordinal);
+
+    public static bool IsLoraFactor(string modelKey) =>
+        modelKey.Contains(".lora_A.", StringComparison.Ordinal) || modelKey.Contains(".lora_B.", StringComparison.Ordinal);
+
+    static bool IsIgnored(string key) =>
+        key.StartsWith("cls.", StringComparison.Ordinal) || key.EndsWith("position_ids", StringComparison.Ordinal);
+
+    static string Normalize(string key)
+    {
+        key = key.Replace("LayerNorm.gamma", "LayerNorm.weight", StringComparison.Ordinal)
+                 .Replace("LayerNorm.beta", "LayerNorm.bias", StringComparison.Ordinal);
+        if (key.StartsWith("bert.", StringComparison.Ordinal) || key.StartsWith("classifier.", StringComparison.Ordinal)) return key;
+        return "bert." + key;
+    }
+
+    public static string Shape(long[] shape) => $"[{string.Join(", ", shape)}]";
+}

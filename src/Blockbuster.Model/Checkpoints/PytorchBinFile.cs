@@ -1,0 +1,49 @@
+using System.Collections;
+using Razorvine.Pickle;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace Blockbuster.Model.Checkpoints;
+
+/// <summary>
+/// PyTorch <c>pytorch_model.bin</c> state dicts (a zip holding a pickle), read with TorchSharp.PyBridge's
+/// restricted unpickler. A pickle that asks for anything beyond tensors and containers (say
+/// <c>os.system</c>) is refused; that refusal becomes one sentence naming the file.
+/// </summary>
+public static class PytorchBinFile
+{
+    public static Dictionary<string, Tensor> Read(string path)
+    {
+        if (new FileInfo(path).Length == 0) throw new ModelFormatException($"{path}: file is empty, not a PyTorch checkpoint.");
+        Hashtable table;
+        try
+        {
+            table = PyTorchUnpickler.UnpickleStateDict(path);
+        }
+        catch (PickleException e)
+        {
+            throw new ModelFormatException($"{path}: refused to load: the pickle asks for something other than tensors ({FirstLine(e.Message)}). Convert it to safetensors.");
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            throw new ModelFormatException($"{path}: not a readable PyTorch state dict ({FirstLine(e.Message)}).");
+        }
+
+        var result = new Dictionary<string, Tensor>();
+        foreach (DictionaryEntry entry in table)
+        {
+            if (entry.Key is string key && entry.Value is Tensor tensor) result[key] = tensor;
+            else throw new ModelFormatException($"{path}: entry '{entry.Key}' is not a tensor; only state dicts are supported.");
+        }
+        return result;
+    }
+
+    public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors)
+    {
+        var table = new Hashtable();
+        foreach (var (key, tensor) in tensors) table[key] = tensor.detach().cpu().contiguous();
+        AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, table, leaveOpen: true));
+    }
+
+    static string FirstLine(string message) => message.Split('\n')[0].Trim();
+}

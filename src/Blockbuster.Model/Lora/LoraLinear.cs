@@ -1,0 +1,74 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Blockbuster.Model.Lora;
+
+/// <summary>
+/// PEFT's LoRA layer: <c>base_layer(x) + lora_B(lora_A(lora_dropout(x))) * scaling</c>.
+/// The base weight is frozen; A is kaiming-uniform and B zero, so a fresh adapter changes nothing.
+/// <see cref="Merge"/> folds <c>B·A·scaling</c> into the base weight for inference and export;
+/// <see cref="Unmerge"/> takes it out again.
+/// </summary>
+public sealed class LoraLinear : nn.Module<Tensor, Tensor>
+{
+    public readonly Linear base_layer;
+    public readonly Linear lora_A;      // (r, in)
+    public readonly Linear lora_B;      // (out, r)
+    public readonly Dropout lora_dropout;
+
+    public double Scaling { get; }
+    public bool Merged { get; private set; }
+
+    public LoraLinear(Linear baseLayer, LoraConfig config) : base(nameof(LoraLinear))
+    {
+        long inFeatures = baseLayer.weight!.shape[1], outFeatures = baseLayer.weight.shape[0];
+        base_layer = baseLayer;
+        lora_A = nn.Linear(inFeatures, config.R, hasBias: false);
+        lora_B = nn.Linear(config.R, outFeatures, hasBias: false);
+        lora_dropout = nn.Dropout(config.Dropout);
+        Scaling = config.Scaling;
+        RegisterComponents();
+
+        base_layer.weight!.requires_grad = false;
+        if (base_layer.bias is { } bias) bias.requires_grad = false;
+        ResetAdapter();
+    }
+
+    /// <summary>PEFT's init_lora_weights=True: A ~ kaiming_uniform(a=√5), B = 0.</summary>
+    public void ResetAdapter()
+    {
+        using var _ = no_grad();
+        nn.init.kaiming_uniform_(lora_A.weight!, a: Math.Sqrt(5));
+        nn.init.zeros_(lora_B.weight!);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        var result = Autocast.Linear(base_layer, x);
+        if (Merged) return result;
+        var update = Autocast.Linear(lora_B, Autocast.Linear(lora_A, lora_dropout.call(x)));
+        return result + update * Scaling;
+    }
+
+    /// <summary>ΔW = B·A·scaling, shape (out, in), fp32.</summary>
+    public Tensor DeltaWeight() => lora_B.weight!.matmul(lora_A.weight!).mul(Scaling);
+
+    public void Merge()
+    {
+        if (Merged) return;
+        using var _ = no_grad();
+        using var delta = DeltaWeight();
+        base_layer.weight!.add_(delta);
+        Merged = true;
+    }
+
+    public void Unmerge()
+    {
+        if (!Merged) return;
+        using var _ = no_grad();
+        using var delta = DeltaWeight();
+        base_layer.weight!.sub_(delta);
+        Merged = false;
+    }
+}

@@ -1,0 +1,1 @@
+namespace Blockbuster.Training; public static class Placeholder {}
