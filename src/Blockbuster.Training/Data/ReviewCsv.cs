@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using CsvHelper;
+using CsvHelper.Configuration;
+
+namespace Blockbuster.Training.Data;
+
+/// <summary>
+/// Reads the common IMDB CSV layout (<c>review,sentiment</c>; RFC 4180 quoting) with CsvHelper. A missing
+/// column, an unknown label or an empty review is an error naming the first rows and how many there are,
+/// unless <see cref="ReviewCsvOptions.SkipInvalidRows"/>, which skips and counts them.
+/// </summary>
+public static class ReviewCsv
+{
+    const int RowsNamed = 5;
+
+    public static ReviewSet Read(string path, ReviewCsvOptions? options = null)
+    {
+        options ??= new ReviewCsvOptions();
+        if (!File.Exists(path)) throw new DataFormatException($"{path}: file not found.");
+        var name = System.IO.Path.GetFileName(path);
+        var texts = new List<string>();
+        var labels = new List<int>();
+        var rows = new List<int>();
+        var problems = new List<string>();
+        int invalid = 0;
+
+        var config = new CsvConfiguration(CultureInfo.InvariantCulture)
+        {
+            DetectColumnCountChanges = false,
+            MissingFieldFound = null,
+            BadDataFound = null,
+            TrimOptions = TrimOptions.None,
+        };
+        try
+        {
+            using var reader = new StreamReader(path, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            using var csv = new CsvReader(reader, config);
+            if (!csv.Read()) throw new DataFormatException($"{name}: the file is empty (expected a header with '{options.TextColumn}' and '{options.LabelColumn}').");
+            csv.ReadHeader();
+            var header = csv.HeaderRecord ?? [];
+            int Column(string column)
+            {
+                int index = Array.FindIndex(header, h => string.Equals(h.Trim(), column, StringComparison.OrdinalIgnoreCase));
+                if (index < 0)
+                    throw new DataFormatException($"{name}: no column '{column}' (the header has: {string.Join(", ", header)}); choose columns with --text-column / --label-column.");
+                return index;
+            }
+            int textIndex = Column(options.TextColumn);
+            int labelIndex = Column(options.LabelColumn);
+
+            while (csv.Read())
+            {
+                int row = csv.Parser.Row;
+                var text = csv.TryGetField<string>(textIndex, out var t) ? t : null;
+                var labelText = csv.TryGetField<string>(labelIndex, out var l) ? l : null;
+                var label = SentimentLabel.Parse(labelText);
+                string? problem = null;
+                if (string.IsNullOrWhiteSpace(text)) problem = $"row {row} has an empty review";
+                else if (label is null) problem = $"row {row} has unknown label '{Shorten(labelText)}'";
+                if (problem is not null)
+                {
+                    invalid++;
+                    if (problems.Count < RowsNamed) problems.Add(problem);
+                    continue;
+                }
+                texts.Add(text!);
+                labels.Add(label!.Value);
+                rows.Add(row);
+            }
+        }
+        catch (CsvHelperException e)
+        {
+            var row = e.Context?.Parser?.Row;
+            throw new DataFormatException($"{name}: malformed CSV{(row is null ? "" : $" at row {row}")} ({e.GetType().Name.Replace("Exception", "")}).");
+        }
+
+        if (invalid > 0 && !options.SkipInvalidRows)
+        {
+            var more = invalid > problems.Count ? $" and {invalid - problems.Count} more" : "";
+            throw new DataFormatException($"{name}: {invalid} invalid row{(invalid == 1 ? "" : "s")}: {string.Join("; ", problems)}{more} (labels must be positive/negative, pos/neg or 1/0; pass --skip-invalid-rows to skip them).");
+        }
+        if (texts.Count == 0) throw new DataFormatException($"{name}: no labelled reviews.");
+        return new ReviewSet(path, Sha256(path), texts, labels.ToArray(), rows.ToArray(), invalid);
+    }
+
+    public static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    static string Shorten(string? value) => value is null ? "" : value.Length <= 20 ? value : value[..20] + "…";
+
+}

@@ -1,1 +1,0 @@
-namespace Blockbuster.Training; public static class Placeholder {}

@@ -1,0 +1,161 @@
+using Microsoft.ML.Tokenizers;
+
+namespace Blockbuster.Training.Tokenization;
+
+/// <summary>Token ids of one text and whether the text had to be cut to fit.</summary>
+public readonly record struct Encoding(int[] Ids, bool Truncated);
+
+/// <summary>
+/// BERT's uncased WordPiece tokenization, identical to Hugging Face's tokenizer for the same vocab:
+/// special tokens written in the text (<c>[SEP]</c> …) are matched first, as HF's added tokens are;
+/// the rest goes through <see cref="BertNormalizer"/> and <see cref="BertPreTokenizer"/> into
+/// Microsoft.ML.Tokenizers' WordPiece model. Encodings are <c>[CLS] … [SEP]</c>, cut to a maximum
+/// length. Long texts are processed in chunks split where BERT always splits, and processing stops once
+/// enough tokens exist, so a 10 MB review costs no more than its first few kilobytes.
+/// </summary>
+public sealed class BertWordPieceTokenizer
+{
+    const int ChunkChars = 4096;
+
+    readonly WordPieceTokenizer wordPiece;
+    readonly (string Text, int Id)[] specials;
+
+    public BertTokenizerOptions Options { get; }
+    public int ClsId { get; }
+    public int SepId { get; }
+    public int PadId { get; }
+    public int UnkId { get; }
+    public int VocabSize { get; }
+
+    BertWordPieceTokenizer(WordPieceTokenizer wordPiece, IReadOnlyDictionary<string, int> vocab, BertTokenizerOptions options)
+    {
+        this.wordPiece = wordPiece;
+        Options = options;
+        VocabSize = vocab.Count;
+        int Id(string token) => vocab.TryGetValue(token, out var id) ? id : throw new FormatException($"vocab.txt has no {token} token.");
+        ClsId = Id("[CLS]");
+        SepId = Id("[SEP]");
+        PadId = Id("[PAD]");
+        UnkId = Id("[UNK]");
+        specials = new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" }
+            .Where(vocab.ContainsKey).Select(t => (t, vocab[t])).ToArray();
+    }
+
+    public static BertWordPieceTokenizer Load(string vocabPath, string? tokenizerConfigPath = null)
+    {
+        if (!File.Exists(vocabPath)) throw new FileNotFoundException($"{vocabPath}: vocabulary file not found.");
+        var options = BertTokenizerOptions.Load(tokenizerConfigPath);
+        var vocab = new Dictionary<string, int>();
+        int index = 0;
+        foreach (var line in File.ReadLines(vocabPath))
+        {
+            // HF reads vocab.txt one token per line, trailing whitespace stripped; the first occurrence wins.
+            vocab.TryAdd(line.TrimEnd(), index);
+            index++;
+        }
+        if (vocab.Count == 0) throw new FormatException($"{vocabPath}: empty vocabulary.");
+
+        var wordPiece = WordPieceTokenizer.Create(vocabPath, new WordPieceOptions
+        {
+            Normalizer = new BertNormalizer(options),
+            PreTokenizer = BertPreTokenizer.Instance,
+            UnknownToken = "[UNK]",
+            ContinuingSubwordPrefix = "##",
+            MaxInputCharsPerWord = options.MaxInputCharsPerWord,
+        });
+        return new BertWordPieceTokenizer(wordPiece, vocab, options);
+    }
+
+    /// <summary>[CLS] tokens… [SEP], at most <paramref name="maxLength"/> ids. Null and empty give [CLS] [SEP].</summary>
+    public Encoding Encode(string? text, int maxLength)
+    {
+        if (maxLength < 2) throw new ArgumentOutOfRangeException(nameof(maxLength), "max length must leave room for [CLS] and [SEP].");
+        int budget = maxLength - 2;
+        var ids = new List<int>(Math.Min(budget, 1024) + 2) { ClsId };
+        bool truncated = false;
+        if (!string.IsNullOrEmpty(text))
+        {
+            AppendTokens(text, ids, stopAfter: budget + 1);
+            if (ids.Count > budget + 1)
+            {
+                truncated = true;
+                ids.RemoveRange(budget + 1, ids.Count - budget - 1);
+            }
+        }
+        ids.Add(SepId);
+        return new Encoding(ids.ToArray(), truncated);
+    }
+
+    /// <summary>All word-piece ids of a text, no special tokens added, no truncation.</summary>
+    public int[] Tokenize(string text)
+    {
+        var ids = new List<int>();
+        AppendTokens(text, ids, stopAfter: int.MaxValue);
+        return ids.ToArray();
+    }
+
+    /// <summary>Encodes many texts on all cores (or <paramref name="threads"/>), keeping their order.</summary>
+    public Encoding[] EncodeAll(IReadOnlyList<string?> texts, int maxLength, int threads = -1, CancellationToken cancellationToken = default)
+    {
+        var result = new Encoding[texts.Count];
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount, CancellationToken = cancellationToken };
+        Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, texts.Count, 256), options, range =>
+        {
+            for (int i = range.Item1; i < range.Item2; i++) result[i] = Encode(texts[i], maxLength);
+        });
+        return result;
+    }
+
+    void AppendTokens(string text, List<int> ids, int stopAfter)
+    {
+        int position = 0;
+        while (position < text.Length && ids.Count <= stopAfter)
+        {
+            var (specialAt, specialId, specialLength) = NextSpecial(text, position);
+            int regionEnd = specialAt < 0 ? text.Length : specialAt;
+            AppendRegion(text, position, regionEnd, ids, stopAfter);
+            if (specialAt < 0) break;
+            if (ids.Count <= stopAfter) ids.Add(specialId);
+            position = specialAt + specialLength;
+        }
+    }
+
+    void AppendRegion(string text, int start, int end, List<int> ids, int stopAfter)
+    {
+        while (start < end && ids.Count <= stopAfter)
+        {
+            int stop = end - start <= ChunkChars ? end : SplitPoint(text, start, end);
+            ids.AddRange(wordPiece.EncodeToIds(text.AsSpan(start, stop - start)));
+            start = stop;
+        }
+    }
+
+    /// <summary>
+    /// A place near start + ChunkChars where cutting the text changes nothing: just before ASCII
+    /// whitespace or punctuation or a CJK ideograph, which BERT always splits around.
+    /// </summary>
+    static int SplitPoint(string text, int start, int end)
+    {
+        int target = start + ChunkChars;
+        for (int i = target; i > start + ChunkChars / 2; i--)
+            if (IsBoundary(text[i])) return i;
+        for (int i = target + 1; i < end; i++)
+            if (IsBoundary(text[i])) return i;
+        return end;
+    }
+
+    static bool IsBoundary(char c) =>
+        c < 0x80 ? c is ' ' or '\t' or '\n' or '\r' || BertPreTokenizer.IsAsciiPunctuation(c) : BertNormalizer.IsChineseChar(c);
+
+    (int At, int Id, int Length) NextSpecial(string text, int from)
+    {
+        int i = from;
+        while ((i = text.IndexOf('[', i)) >= 0)
+        {
+            foreach (var (token, id) in specials)
+                if (string.CompareOrdinal(text, i, token, 0, token.Length) == 0) return (i, id, token.Length);
+            i++;
+        }
+        return (-1, 0, 0);
+    }
+}
