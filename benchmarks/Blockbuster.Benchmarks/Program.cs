@@ -1,0 +1,21 @@
+using BenchmarkDotNet.Running;
+using Blockbuster.Benchmarks;
+
+// Benchmarks and whole-run measurements; see README "Benchmarks".
+//   tokenizer-parity [csv] [model-folder]   all reviews vs Hugging Face's tokenizer
+//   tokenize-time                           quick wall-clock of tokenizing the 50k reviews (median of 5)
+//   bdn [BenchmarkDotNet args]              BenchmarkDotNet suites (e.g. --filter *Tokenize*)
+var command = args.Length > 0 ? args[0] : "help";
+switch (command)
+{
+    case "tokenizer-parity":
+        return TokenizerParity.Run(args.ElementAtOrDefault(1) ?? SharedPaths.ImdbCsv, args.ElementAtOrDefault(2) ?? SharedPaths.BertTiny);
+    case "tokenize-time":
+        return TokenizeTime.Run();
+    case "bdn":
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
+        return 0;
+    default:
+        Console.WriteLine("usage: Blockbuster.Benchmarks tokenizer-parity | tokenize-time | bdn [--filter PATTERN]");
+        return command == "help" ? 0 : 2;
+}
