@@ -1,0 +1,40 @@
+using System.CommandLine;
+using Blockbuster.Cli.Commands;
+
+namespace Blockbuster.Cli;
+
+/// <summary>The <c>blockbuster</c> command tree and its exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.</summary>
+public static class CliApp
+{
+    public const int Success = 0;
+    public const int Failure = 1;
+    public const int UsageError = 2;
+    public const int Interrupted = 130;
+
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("Blockbuster: movie-review sentiment with BERT + LoRA, trained and served in .NET.")
+        {
+            TrainCommand.Create(),
+            EvalCommand.Create(),
+            PredictCommand.Create(),
+        };
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = BuildRoot();
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            var command = parse.CommandResult.Command;
+            var name = command == root ? "blockbuster" : $"blockbuster {command.Name}";
+            Console.Error.WriteLine($"{name}: {parse.Errors[0].Message} (see '{name} --help')");
+            return UsageError;
+        }
+        // Ctrl+C cancels the action's token; training then saves a checkpoint, which may take a while.
+        var configuration = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromMinutes(2) };
+        return await parse.InvokeAsync(configuration).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,31 @@
+using Blockbuster.Model;
+using Blockbuster.Training.Data;
+
+namespace Blockbuster.Cli;
+
+/// <summary>Known failures become one line on stderr and an exit code; only a bug shows a stack trace.</summary>
+public static class CliErrors
+{
+    public static async Task<int> RunAsync(string command, Func<Task<int>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine($"blockbuster {command}: interrupted.");
+            return CliApp.Interrupted;
+        }
+        catch (Exception e) when (IsUserFacing(e))
+        {
+            Console.Error.WriteLine($"blockbuster {command}: {OneLine(e.Message)}");
+            return e is ArgumentException ? CliApp.UsageError : CliApp.Failure;
+        }
+    }
+
+    static bool IsUserFacing(Exception e) => e is ModelFormatException or DataFormatException or TorchUnavailableException
+        or IOException or UnauthorizedAccessException or ArgumentException or FormatException or InvalidDataException;
+
+    static string OneLine(string message) => string.Join(' ', message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+}

@@ -1,0 +1,89 @@
+using System.CommandLine;
+using Blockbuster.Cli.Rendering;
+using Blockbuster.Model.Hub;
+using Blockbuster.Training;
+
+namespace Blockbuster.Cli.Commands;
+
+/// <summary><c>blockbuster train</c>: parse → <see cref="TrainingOptions"/> → <see cref="Trainer"/> → render.</summary>
+public static class TrainCommand
+{
+    static readonly TrainingOptions Defaults = new();
+
+    internal static readonly Option<string> Data = new("--data") { Description = "labelled CSV of reviews (header review,sentiment)", Required = true };
+    internal static readonly Option<string> Model = new("--model") { Description = "base model: Hugging Face repo id or local folder", DefaultValueFactory = _ => Defaults.Model };
+    internal static readonly Option<string> Output = new("--output", "-o") { Description = "folder to write the trained model to", DefaultValueFactory = _ => Defaults.Output };
+    internal static readonly Option<bool> Overwrite = new("--overwrite") { Description = "replace an existing output folder" };
+    internal static readonly Option<bool> Resume = new("--resume") { Description = "continue the run saved in --output from its last checkpoint (with its saved options)" };
+    internal static readonly Option<double> TestSize = new("--test-size") { Description = "held-out fraction, stratified by label", DefaultValueFactory = _ => Defaults.TestSize };
+    internal static readonly Option<int> Seed = new("--seed") { Description = "seed for the split, batch order, initialisation and dropout", DefaultValueFactory = _ => Defaults.Seed };
+    internal static readonly Option<int?> Limit = new("--limit") { Description = "use a stratified subset of N reviews (quick runs)" };
+    internal static readonly Option<int> MaxLength = new("--max-length") { Description = "tokens per review, [CLS] and [SEP] included", DefaultValueFactory = _ => Defaults.MaxLength };
+    internal static readonly Option<double?> Lr = new("--lr") { Description = $"peak learning rate (default {TrainingOptions.FineTuneLearningRate}; {TrainingOptions.FromScratchLearningRate} with --from-scratch)" };
+    internal static readonly Option<double> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm)", DefaultValueFactory = _ => Defaults.WeightDecay };
+    internal static readonly Option<double?> WarmupRatio = new("--warmup-ratio") { Description = $"fraction of steps for linear warmup (default 0; {TrainingOptions.FromScratchWarmupRatio} with --from-scratch)" };
+    internal static readonly Option<int> Epochs = new("--epochs") { Description = "passes over the training reviews", DefaultValueFactory = _ => Defaults.Epochs };
+    internal static readonly Option<int> BatchSize = new("--batch-size") { Description = "reviews per micro-batch", DefaultValueFactory = _ => Defaults.BatchSize };
+    internal static readonly Option<int> GradientAccumulation = new("--gradient-accumulation") { Description = "micro-batches per optimizer step", DefaultValueFactory = _ => Defaults.GradientAccumulation };
+    internal static readonly Option<double> MaxGradNorm = new("--max-grad-norm") { Description = "gradient clipping norm", DefaultValueFactory = _ => Defaults.MaxGradNorm };
+    internal static readonly Option<int> EvalBatchSize = new("--eval-batch-size") { Description = "reviews per evaluation batch", DefaultValueFactory = _ => Defaults.EvalBatchSize };
+    internal static readonly Option<int> LoraR = new("--lora-r") { Description = "LoRA rank", DefaultValueFactory = _ => Defaults.LoraR };
+    internal static readonly Option<double> LoraAlpha = new("--lora-alpha") { Description = "LoRA alpha (scaling = alpha / r)", DefaultValueFactory = _ => Defaults.LoraAlpha };
+    internal static readonly Option<double> LoraDropout = new("--lora-dropout") { Description = "dropout on the LoRA input", DefaultValueFactory = _ => Defaults.LoraDropout };
+    internal static readonly Option<string[]> LoraTargets = new("--lora-targets")
+    {
+        Description = "linear layers to adapt: query, key, value, dense (comma-separated or repeated)",
+        DefaultValueFactory = _ => Defaults.LoraTargets,
+        AllowMultipleArgumentsPerToken = true,
+        CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
+    };
+    internal static readonly Option<bool> FullFinetune = new("--full-finetune") { Description = "train every weight instead of LoRA adapters" };
+    internal static readonly Option<bool> FromScratch = new("--from-scratch") { Description = "start from random weights built from the model's config.json (BERT init); defaults become lr 1e-3 with 10% warmup" };
+    internal static readonly Option<string> Precision = CommonOptions.Precision();
+    internal static readonly Option<string> Device = CommonOptions.Device();
+    internal static readonly Option<int> Threads = CommonOptions.Threads();
+    internal static readonly Option<string> TextColumn = CommonOptions.TextColumn();
+    internal static readonly Option<string> LabelColumn = CommonOptions.LabelColumn();
+    internal static readonly Option<bool> SkipInvalidRows = CommonOptions.SkipInvalidRows();
+
+    public static Command Create()
+    {
+        var command = new Command("train", """
+            Fine-tune a BERT sentiment classifier on labelled reviews (LoRA by default).
+
+            Examples:
+              blockbuster train --data imdb.csv
+              blockbuster train --data ../shared/data/imdb.csv --model ../shared/models/bert-tiny --from-scratch --full-finetune
+              blockbuster train --data imdb.csv --limit 2000 --epochs 1 --output ./quick-model --overwrite
+              blockbuster train --output ./blockbuster-model --data imdb.csv --resume
+            """);
+        foreach (var option in new Option[] { Data, Model, Output, Overwrite, Resume, TestSize, Seed, Limit, MaxLength, Lr, WeightDecay, WarmupRatio,
+                     Epochs, BatchSize, GradientAccumulation, MaxGradNorm, EvalBatchSize, LoraR, LoraAlpha, LoraDropout, LoraTargets,
+                     FullFinetune, FromScratch, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows })
+            command.Options.Add(option);
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    public static TrainingOptions ToOptions(ParseResult p) => new()
+    {
+        Data = p.GetValue(Data)!, Model = p.GetValue(Model)!, Output = p.GetValue(Output)!, Overwrite = p.GetValue(Overwrite),
+        Resume = p.GetValue(Resume), TestSize = p.GetValue(TestSize), Seed = p.GetValue(Seed), Limit = p.GetValue(Limit),
+        MaxLength = p.GetValue(MaxLength), LearningRate = p.GetValue(Lr), WeightDecay = p.GetValue(WeightDecay),
+        WarmupRatio = p.GetValue(WarmupRatio), Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize),
+        GradientAccumulation = p.GetValue(GradientAccumulation), MaxGradNorm = p.GetValue(MaxGradNorm), EvalBatchSize = p.GetValue(EvalBatchSize),
+        LoraR = p.GetValue(LoraR), LoraAlpha = p.GetValue(LoraAlpha), LoraDropout = p.GetValue(LoraDropout), LoraTargets = p.GetValue(LoraTargets)!,
+        FullFinetune = p.GetValue(FullFinetune), FromScratch = p.GetValue(FromScratch), Precision = p.GetValue(Precision)!,
+        Device = p.GetValue(Device)!, Threads = p.GetValue(Threads), TextColumn = p.GetValue(TextColumn)!,
+        LabelColumn = p.GetValue(LabelColumn)!, SkipInvalidRows = p.GetValue(SkipInvalidRows),
+    };
+
+    static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("train", async () =>
+    {
+        var options = ToOptions(parse);
+        using var view = new TrainingView();
+        var result = await Trainer.RunAsync(options, new HubClient(HubOptions.FromEnvironment()), new SyncProgress<TrainingEvent>(view.Handle), cancellationToken).ConfigureAwait(false);
+        view.Finish(result);
+        return result.Interrupted ? CliApp.Interrupted : CliApp.Success;
+    });
+}

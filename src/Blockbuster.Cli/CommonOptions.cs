@@ -1,0 +1,29 @@
+using System.CommandLine;
+
+namespace Blockbuster.Cli;
+
+/// <summary>Options shared by train, eval and predict.</summary>
+public static class CommonOptions
+{
+    public static Option<string> Device() => new Option<string>("--device")
+    {
+        Description = "auto (CUDA when this build and machine have it, else CPU), cpu or cuda",
+        DefaultValueFactory = _ => "auto",
+    }.AcceptOnlyFromAmong("auto", "cpu", "cuda");
+
+    public static Option<string> Precision() => new Option<string>("--precision")
+    {
+        Description = "auto (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32), fp32, bf16 or fp16",
+        DefaultValueFactory = _ => "auto",
+    }.AcceptOnlyFromAmong("auto", "fp32", "bf16", "fp16");
+
+    public static Option<int> Threads() => new("--threads")
+    {
+        Description = "CPU threads for LibTorch and tokenization (0: all cores)",
+        DefaultValueFactory = _ => 0,
+    };
+
+    public static Option<string> TextColumn() => new("--text-column") { Description = "CSV column holding the review text", DefaultValueFactory = _ => "review" };
+    public static Option<string> LabelColumn() => new("--label-column") { Description = "CSV column holding the label (positive/negative, pos/neg, 1/0)", DefaultValueFactory = _ => "sentiment" };
+    public static Option<bool> SkipInvalidRows() => new("--skip-invalid-rows") { Description = "skip rows with an empty review or unknown label instead of stopping" };
+}

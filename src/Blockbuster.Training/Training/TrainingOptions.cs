@@ -1,0 +1,73 @@
+using System.Text.Json.Serialization;
+
+namespace Blockbuster.Training;
+
+/// <summary>
+/// Everything <c>blockbuster train</c> takes. Defaults are the original recipe: bert-tiny, stratified
+/// 80/20 split with seed 42, max length 512, AdamW (weight decay 0.01), lr 3e-5 with linear decay,
+/// 3 epochs, batch 16 × gradient accumulation 2, clipping at 1.0, LoRA r 8 / alpha 16 / dropout 0.1 on
+/// query and value. Serialised as <c>training_args.json</c>.
+/// </summary>
+public sealed record TrainingOptions
+{
+    [JsonPropertyName("data")] public string Data { get; init; } = "imdb.csv";
+    [JsonPropertyName("text_column")] public string TextColumn { get; init; } = "review";
+    [JsonPropertyName("label_column")] public string LabelColumn { get; init; } = "sentiment";
+    [JsonPropertyName("skip_invalid_rows")] public bool SkipInvalidRows { get; init; }
+    [JsonPropertyName("model")] public string Model { get; init; } = "prajjwal1/bert-tiny";
+    [JsonPropertyName("output")] public string Output { get; init; } = "./blockbuster-model";
+    [JsonPropertyName("overwrite")] public bool Overwrite { get; init; }
+    [JsonPropertyName("resume")] public bool Resume { get; init; }
+    [JsonPropertyName("test_size")] public double TestSize { get; init; } = 0.2;
+    [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
+    [JsonPropertyName("limit")] public int? Limit { get; init; }
+    [JsonPropertyName("max_length")] public int MaxLength { get; init; } = 512;
+    /// <summary>null: 3e-5, or 1e-3 with --from-scratch.</summary>
+    [JsonPropertyName("learning_rate")] public double? LearningRate { get; init; }
+    [JsonPropertyName("weight_decay")] public double WeightDecay { get; init; } = 0.01;
+    /// <summary>null: 0, or 0.1 with --from-scratch.</summary>
+    [JsonPropertyName("warmup_ratio")] public double? WarmupRatio { get; init; }
+    [JsonPropertyName("epochs")] public int Epochs { get; init; } = 3;
+    [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 16;
+    [JsonPropertyName("gradient_accumulation_steps")] public int GradientAccumulation { get; init; } = 2;
+    [JsonPropertyName("max_grad_norm")] public double MaxGradNorm { get; init; } = 1.0;
+    [JsonPropertyName("eval_batch_size")] public int EvalBatchSize { get; init; } = 64;
+    [JsonPropertyName("lora_r")] public int LoraR { get; init; } = 8;
+    [JsonPropertyName("lora_alpha")] public double LoraAlpha { get; init; } = 16;
+    [JsonPropertyName("lora_dropout")] public double LoraDropout { get; init; } = 0.1;
+    [JsonPropertyName("lora_targets")] public string[] LoraTargets { get; init; } = ["query", "value"];
+    [JsonPropertyName("full_finetune")] public bool FullFinetune { get; init; }
+    [JsonPropertyName("from_scratch")] public bool FromScratch { get; init; }
+    [JsonPropertyName("precision")] public string Precision { get; init; } = "auto";
+    [JsonPropertyName("device")] public string Device { get; init; } = "auto";
+    [JsonPropertyName("threads")] public int Threads { get; init; }
+
+    public const double FineTuneLearningRate = 3e-5;
+    public const double FromScratchLearningRate = 1e-3;
+    public const double FromScratchWarmupRatio = 0.1;
+
+    [JsonIgnore] public double EffectiveLearningRate => LearningRate ?? (FromScratch ? FromScratchLearningRate : FineTuneLearningRate);
+    [JsonIgnore] public double EffectiveWarmupRatio => WarmupRatio ?? (FromScratch ? FromScratchWarmupRatio : 0.0);
+    [JsonIgnore] public bool UsesLora => !FullFinetune;
+
+    public void Validate()
+    {
+        void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
+        Check(TestSize is > 0 and < 1, $"--test-size must be between 0 and 1, got {TestSize}.");
+        Check(MaxLength is >= 8 and <= 8192, $"--max-length must be between 8 and 8192, got {MaxLength}.");
+        Check(EffectiveLearningRate > 0, $"--lr must be positive, got {EffectiveLearningRate}.");
+        Check(WeightDecay >= 0, $"--weight-decay must not be negative, got {WeightDecay}.");
+        Check(EffectiveWarmupRatio is >= 0 and < 1, $"--warmup-ratio must be in [0, 1), got {EffectiveWarmupRatio}.");
+        Check(Epochs > 0, $"--epochs must be positive, got {Epochs}.");
+        Check(BatchSize > 0, $"--batch-size must be positive, got {BatchSize}.");
+        Check(GradientAccumulation > 0, $"--gradient-accumulation must be positive, got {GradientAccumulation}.");
+        Check(MaxGradNorm > 0, $"--max-grad-norm must be positive, got {MaxGradNorm}.");
+        Check(Limit is null or >= 10, $"--limit must be at least 10, got {Limit}.");
+        Check(LoraR > 0, $"--lora-r must be positive, got {LoraR}.");
+        Check(LoraAlpha > 0, $"--lora-alpha must be positive, got {LoraAlpha}.");
+        Check(LoraDropout is >= 0 and < 1, $"--lora-dropout must be in [0, 1), got {LoraDropout}.");
+        Check(Precision is "auto" or "fp32" or "bf16" or "fp16", $"--precision must be auto, fp32, bf16 or fp16, got '{Precision}'.");
+        Check(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'.");
+        Check(!(Overwrite && Resume), "--overwrite and --resume cannot be combined.");
+    }
+}
