@@ -10,6 +10,16 @@ switch (command)
 {
     case "tokenizer-parity":
         return TokenizerParity.Run(args.ElementAtOrDefault(1) ?? SharedPaths.ImdbCsv, args.ElementAtOrDefault(2) ?? SharedPaths.BertTiny);
+    case "step-profile":
+        return StepProfile.Run(args);
+    case "attention-probe":
+        return AttentionProbe.Run();
+    case "rng-probe":
+        return RngProbe.Run();
+    case "layer-probe":
+        return LayerProbe.Run();
+    case "fill-probe":
+        return FillProbe.Run();
     case "tokenize-time":
         return TokenizeTime.Run();
     case "bdn":

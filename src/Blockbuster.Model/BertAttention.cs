@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Blockbuster.Model;
 
 /// <summary>transformers' BertAttention: <c>self</c> then <c>output</c>.</summary>
-public sealed class BertAttention : nn.Module<Tensor, Tensor, Tensor>
+public sealed class BertAttention : nn.Module<Tensor, Tensor?, Tensor>
 {
     public readonly BertSelfAttention self;
     public readonly BertSelfOutput output;
@@ -15,5 +15,5 @@ public sealed class BertAttention : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden, Tensor mask) => output.call(self.call(hidden, mask), hidden);
+    public override Tensor forward(Tensor hidden, Tensor? mask) => output.call(self.call(hidden, mask), hidden);
 }

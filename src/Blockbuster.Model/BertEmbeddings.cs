@@ -10,7 +10,7 @@ public sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
     public readonly Embedding position_embeddings;
     public readonly Embedding token_type_embeddings;
     public readonly LayerNorm LayerNorm;
-    public readonly Dropout dropout;
+    public readonly FastDropout dropout;
 
     public BertEmbeddings(BertConfig config) : base(nameof(BertEmbeddings))
     {
@@ -18,7 +18,7 @@ public sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
         position_embeddings = nn.Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
         token_type_embeddings = nn.Embedding(config.TypeVocabSize, config.HiddenSize);
         LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
-        dropout = nn.Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Blockbuster.Model;
 
 /// <summary>transformers' BertEncoder: <c>layer.0 … layer.N-1</c>.</summary>
-public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
+public sealed class BertEncoder : nn.Module<Tensor, Tensor?, Tensor>
 {
     public readonly ModuleList<BertLayer> layer;
 
@@ -14,7 +14,7 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden, Tensor mask)
+    public override Tensor forward(Tensor hidden, Tensor? mask)
     {
         foreach (var block in layer) hidden = block.call(hidden, mask);
         return hidden;

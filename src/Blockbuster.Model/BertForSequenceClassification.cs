@@ -12,7 +12,7 @@ namespace Blockbuster.Model;
 public sealed class BertForSequenceClassification : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
     public readonly BertModel bert;
-    public readonly Dropout dropout;
+    public readonly FastDropout dropout;
     public readonly Linear classifier;
 
     public BertConfig Config { get; }
@@ -25,7 +25,7 @@ public sealed class BertForSequenceClassification : nn.Module<Tensor, Tensor, Te
         Config = config;
         LoraConfig = lora;
         bert = new BertModel(config, lora);
-        dropout = nn.Dropout(config.ClassifierDropout ?? config.HiddenDropoutProb);
+        dropout = new FastDropout(config.ClassifierDropout ?? config.HiddenDropoutProb);
         classifier = nn.Linear(config.HiddenSize, config.NumLabels);
         RegisterComponents();
         InitWeights();

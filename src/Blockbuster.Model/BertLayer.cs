@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Blockbuster.Model;
 
 /// <summary>transformers' BertLayer: attention, intermediate, output.</summary>
-public sealed class BertLayer : nn.Module<Tensor, Tensor, Tensor>
+public sealed class BertLayer : nn.Module<Tensor, Tensor?, Tensor>
 {
     public readonly BertAttention attention;
     public readonly BertIntermediate intermediate;
@@ -17,7 +17,7 @@ public sealed class BertLayer : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden, Tensor mask)
+    public override Tensor forward(Tensor hidden, Tensor? mask)
     {
         var attended = attention.call(hidden, mask);             // (B, T, H)
         return output.call(intermediate.call(attended), attended);

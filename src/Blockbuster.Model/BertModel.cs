@@ -24,7 +24,9 @@ public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, (Tensor LastHi
     public override (Tensor LastHiddenState, Tensor PoolerOutput) forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
     {
         long B = inputIds.shape[0], T = inputIds.shape[1];
-        var mask = attentionMask.to(ScalarType.Bool).view(B, 1, 1, T);       // broadcast over heads and queries
+        // (B, 1, 1, T), broadcast over heads and queries; none at all when nothing is padded (length-bucketed
+        // batches often are not), which lets attention skip the masking pass.
+        Tensor? mask = attentionMask.all().item<bool>() ? null : attentionMask.to(ScalarType.Bool).view(B, 1, 1, T);
         var hidden = encoder.call(embeddings.call(inputIds, tokenTypeIds), mask);
         return (Autocast.Float(hidden), Autocast.Float(pooler.call(hidden)));
     }

@@ -8,13 +8,13 @@ public sealed class BertOutput : nn.Module<Tensor, Tensor, Tensor>
 {
     public readonly nn.Module<Tensor, Tensor> dense;
     public readonly LayerNorm LayerNorm;
-    public readonly Dropout dropout;
+    public readonly FastDropout dropout;
 
     public BertOutput(BertConfig config, Lora.LoraConfig? lora) : base(nameof(BertOutput))
     {
         dense = LinearLayers.Create(nameof(dense), config.IntermediateSize, config.HiddenSize, lora);
         LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
-        dropout = nn.Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 

@@ -8,13 +8,13 @@ public sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>
 {
     public readonly nn.Module<Tensor, Tensor> dense;
     public readonly LayerNorm LayerNorm;
-    public readonly Dropout dropout;
+    public readonly FastDropout dropout;
 
     public BertSelfOutput(BertConfig config, Lora.LoraConfig? lora) : base(nameof(BertSelfOutput))
     {
         dense = LinearLayers.Create(nameof(dense), config.HiddenSize, config.HiddenSize, lora);
         LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
-        dropout = nn.Dropout(config.HiddenDropoutProb);
+        dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 

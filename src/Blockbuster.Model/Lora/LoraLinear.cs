@@ -15,7 +15,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public readonly Linear base_layer;
     public readonly Linear lora_A;      // (r, in)
     public readonly Linear lora_B;      // (out, r)
-    public readonly Dropout lora_dropout;
+    public readonly FastDropout lora_dropout;
 
     public double Scaling { get; }
     public bool Merged { get; private set; }
@@ -26,7 +26,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         base_layer = baseLayer;
         lora_A = nn.Linear(inFeatures, config.R, hasBias: false);
         lora_B = nn.Linear(config.R, outFeatures, hasBias: false);
-        lora_dropout = nn.Dropout(config.Dropout);
+        lora_dropout = new FastDropout(config.Dropout);
         Scaling = config.Scaling;
         RegisterComponents();
 

@@ -57,6 +57,7 @@ public static class Trainer
         var baseFolder = await ModelFolder.ResolveBaseAsync(hub, o.Model, o.FromScratch, download, cancellationToken).ConfigureAwait(false);
 
         manual_seed(o.Seed);
+        DropoutRandom.Shared.Seed((ulong)o.Seed);
         var lora = o.UsesLora ? new LoraConfig { R = o.LoraR, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, TargetModules = o.LoraTargets } : null;
         var loaded = ModelFolder.ForTraining(baseFolder, SentimentLabel.Names, lora, o.FromScratch);
         using var model = loaded.Model;
@@ -85,6 +86,7 @@ public static class Trainer
         if (o.Resume)
         {
             state = OutputFolder.Restore(o.Output, model, optimizer);
+            if (state.DropoutRng is { Length: 4 } rng) DropoutRandom.Shared.SetState(rng);
             if (scaler is not null && state.LossScale is { } scale) scaler.Restore(scale, state.LossScaleGoodSteps, state.SkippedSteps);
             var logPath = Path.Combine(o.Output, OutputFolder.LogFile);
             if (File.Exists(logPath)) log.AddRange(File.ReadAllLines(logPath).Where(l => l.Length > 0));
@@ -122,7 +124,7 @@ public static class Trainer
                     {
                         Epoch = epoch, MicroBatch = m, GlobalStep = globalStep, LossScale = scaler?.Scale,
                         LossScaleGoodSteps = scaler?.GoodSteps ?? 0, SkippedSteps = scaler?.SkippedSteps ?? 0,
-                        TrainSeconds = previousSeconds + clock.Elapsed.TotalSeconds,
+                        TrainSeconds = previousSeconds + clock.Elapsed.TotalSeconds, DropoutRng = DropoutRandom.Shared.GetState(),
                     };
                     progress?.Report(new TrainingStage("Interrupted: saving a checkpoint"));
                     OutputFolder.Write(o.Output, MakeSnapshot(interrupted, lastMetrics is null ? null : MetricsJson(lastMetrics, o, interrupted, 0)));
@@ -194,7 +196,7 @@ public static class Trainer
             {
                 Epoch = epoch + 1, MicroBatch = 0, GlobalStep = globalStep, LossScale = scaler?.Scale,
                 LossScaleGoodSteps = scaler?.GoodSteps ?? 0, SkippedSteps = scaler?.SkippedSteps ?? 0,
-                TrainSeconds = totalElapsed.TotalSeconds, EpochMetrics = [.. state.EpochMetrics, metrics],
+                TrainSeconds = totalElapsed.TotalSeconds, EpochMetrics = [.. state.EpochMetrics, metrics], DropoutRng = DropoutRandom.Shared.GetState(),
             };
             double tokensPerSecond = tokensTotal / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
             OutputFolder.Write(o.Output, MakeSnapshot(state, MetricsJson(metrics, o, state, tokensPerSecond)));

@@ -19,6 +19,8 @@ public sealed record TrainerState
     [JsonPropertyName("loss_scale_good_steps")] public int LossScaleGoodSteps { get; init; }
     [JsonPropertyName("skipped_steps")] public int SkippedSteps { get; init; }
     [JsonPropertyName("train_seconds")] public double TrainSeconds { get; init; }
+    /// <summary>State of the dropout mask generator (xoshiro256**).</summary>
+    [JsonPropertyName("dropout_rng")] public ulong[]? DropoutRng { get; init; }
     [JsonPropertyName("epoch_metrics")] public List<ClassificationMetrics> EpochMetrics { get; init; } = [];
 
     public const string Folder = "checkpoint";
