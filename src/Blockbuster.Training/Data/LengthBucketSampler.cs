@@ -11,7 +11,8 @@ public sealed class LengthBucketSampler(IReadOnlyList<int> lengths, int batchSiz
 
     public IReadOnlyList<int[]> Batches(int epoch)
     {
-        var rng = new Random(HashCode.Combine(seed, epoch, 0x5eed));
+        // Not HashCode.Combine: that is randomised per process, and resumed runs must see the same batches.
+        var rng = new Random(unchecked(seed * 1_000_003 + epoch * 7_919 + 17));
         var order = Enumerable.Range(0, lengths.Count).ToArray();
         rng.Shuffle(order);
 

@@ -86,7 +86,7 @@ public static class Trainer
         if (o.Resume)
         {
             state = OutputFolder.Restore(o.Output, model, optimizer);
-            if (state.DropoutRng is { Length: 4 } rng) DropoutRandom.Shared.SetState(rng);
+            if (state.DropoutRng is { } rng) DropoutRandom.Shared.SetState(rng);
             if (scaler is not null && state.LossScale is { } scale) scaler.Restore(scale, state.LossScaleGoodSteps, state.SkippedSteps);
             var logPath = Path.Combine(o.Output, OutputFolder.LogFile);
             if (File.Exists(logPath)) log.AddRange(File.ReadAllLines(logPath).Where(l => l.Length > 0));
