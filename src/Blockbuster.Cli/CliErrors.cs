@@ -20,12 +20,15 @@ public static class CliErrors
         catch (Exception e) when (IsUserFacing(e))
         {
             Console.Error.WriteLine($"blockbuster {command}: {OneLine(e.Message)}");
-            return e is ArgumentException ? CliApp.UsageError : CliApp.Failure;
+            return e.GetType() == typeof(ArgumentException) ? CliApp.UsageError : CliApp.Failure;
         }
     }
 
+    // Option validation throws plain ArgumentException (a usage error, exit 2); its subclasses
+    // (ArgumentNullException, ArgumentOutOfRangeException) mean a bug and keep their stack trace.
     static bool IsUserFacing(Exception e) => e is ModelFormatException or DataFormatException or TorchUnavailableException
-        or IOException or UnauthorizedAccessException or ArgumentException or FormatException or InvalidDataException;
+        or IOException or UnauthorizedAccessException or FormatException or InvalidDataException
+        || e.GetType() == typeof(ArgumentException);
 
     static string OneLine(string message) => string.Join(' ', message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

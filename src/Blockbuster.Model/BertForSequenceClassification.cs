@@ -18,7 +18,8 @@ public sealed class BertForSequenceClassification : nn.Module<Tensor, Tensor, Te
     public BertConfig Config { get; }
     public LoraConfig? LoraConfig { get; }
 
-    public BertForSequenceClassification(BertConfig config, LoraConfig? lora = null) : base(nameof(BertForSequenceClassification))
+    /// <param name="initialize">false skips BERT's random init, for models whose weights are loaded next</param>
+    public BertForSequenceClassification(BertConfig config, LoraConfig? lora = null, bool initialize = true) : base(nameof(BertForSequenceClassification))
     {
         config.Validate();
         lora?.Validate();
@@ -28,7 +29,7 @@ public sealed class BertForSequenceClassification : nn.Module<Tensor, Tensor, Te
         dropout = new FastDropout(config.ClassifierDropout ?? config.HiddenDropoutProb);
         classifier = nn.Linear(config.HiddenSize, config.NumLabels);
         RegisterComponents();
-        InitWeights();
+        if (initialize) InitWeights();
     }
 
     /// <returns>logits (B, num_labels), fp32</returns>

@@ -70,7 +70,7 @@ public static class ModelFolder
         {
             var config = BertConfig.Load(Path.Combine(folder, Config));
             if (config.Id2Label is not { Count: > 0 }) config = config.WithLabels(SentimentLabels);
-            var model = new BertForSequenceClassification(config);
+            var model = new BertForSequenceClassification(config, initialize: false);   // every weight comes from the file
             try
             {
                 var report = CheckpointLoader.Load(model, weights, allowFreshClassifier: false);

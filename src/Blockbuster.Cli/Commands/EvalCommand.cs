@@ -1,8 +1,77 @@
 using System.CommandLine;
+using System.Text.Json;
+using Blockbuster.Cli.Rendering;
+using Blockbuster.Model.Hub;
+using Blockbuster.Training.Evaluation;
+using Spectre.Console;
 
 namespace Blockbuster.Cli.Commands;
 
+/// <summary><c>blockbuster eval</c>: parse → <see cref="EvalOptions"/> → <see cref="Evaluator"/> → table or JSON.</summary>
 public static class EvalCommand
 {
-    public static Command Create() => new("eval", "Score a trained model on its held-out split or any labelled CSV.");
+    static readonly EvalOptions Defaults = new();
+
+    internal static readonly Option<string> Model = new("--model", "-m") { Description = "trained model folder, Hugging Face classifier folder, PEFT adapter folder or Hub id", DefaultValueFactory = _ => Defaults.Model };
+    internal static readonly Option<string?> Data = new("--data") { Description = "labelled CSV to score (default: the held-out split saved by train)" };
+    internal static readonly Option<int?> MaxLength = new("--max-length") { Description = "tokens per review (default: as trained, else 512)" };
+    internal static readonly Option<int> BatchSize = new("--batch-size") { Description = "reviews per inference batch", DefaultValueFactory = _ => Defaults.BatchSize };
+    internal static readonly Option<bool> Json = new("--json") { Description = "print one JSON object instead of tables" };
+    internal static readonly Option<string?> Predictions = new("--predictions") { Description = "write text, label, predicted label and probability per review to this CSV" };
+    internal static readonly Option<string> Precision = CommonOptions.Precision();
+    internal static readonly Option<string> Device = CommonOptions.Device();
+    internal static readonly Option<int> Threads = CommonOptions.Threads();
+    internal static readonly Option<string> TextColumn = CommonOptions.TextColumn();
+    internal static readonly Option<string> LabelColumn = CommonOptions.LabelColumn();
+    internal static readonly Option<bool> SkipInvalidRows = CommonOptions.SkipInvalidRows();
+
+    public static Command Create()
+    {
+        var command = new Command("eval", """
+            Score a trained model: accuracy, precision, recall and F1 (positive class = positive), confusion matrix,
+            ROC AUC, log loss and throughput. Without --data it scores the held-out split that train saved.
+
+            Examples:
+              blockbuster eval
+              blockbuster eval --model ./blockbuster-model --json
+              blockbuster eval --data other-reviews.csv --predictions predictions.csv
+            """);
+        foreach (var option in new Option[] { Model, Data, MaxLength, BatchSize, Json, Predictions, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows })
+            command.Options.Add(option);
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    public static EvalOptions ToOptions(ParseResult p) => new(
+        p.GetValue(Model)!, p.GetValue(Data), p.GetValue(TextColumn)!, p.GetValue(LabelColumn)!, p.GetValue(SkipInvalidRows),
+        p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Predictions));
+
+    static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("eval", async () =>
+    {
+        var options = ToOptions(parse);
+        var report = await Evaluator.RunAsync(options, new HubClient(HubOptions.FromEnvironment()), null, cancellationToken).ConfigureAwait(false);
+        if (parse.GetValue(Json)) Console.WriteLine(JsonSerializer.Serialize(ToJson(report)));
+        else Render(report);
+        return CliApp.Success;
+    });
+
+    public static Dictionary<string, object?> ToJson(EvalReport r) => new()
+    {
+        ["model"] = r.ModelFolder, ["model_kind"] = r.ModelKind, ["data"] = r.Source,
+        ["accuracy"] = r.Metrics.Accuracy, ["precision"] = r.Metrics.Precision, ["recall"] = r.Metrics.Recall, ["f1"] = r.Metrics.F1,
+        ["roc_auc"] = r.Metrics.RocAuc, ["log_loss"] = r.Metrics.LogLoss, ["confusion_matrix"] = r.Metrics.ConfusionMatrix,
+        ["support"] = r.Metrics.Support, ["labels"] = r.Labels, ["count"] = r.Metrics.Count,
+        ["reviews_per_second"] = Math.Round(r.ReviewsPerSecond, 1), ["load_seconds"] = Math.Round(r.LoadTime.TotalSeconds, 3),
+        ["score_seconds"] = Math.Round(r.ScoreTime.TotalSeconds, 3), ["precision_mode"] = r.Precision,
+        ["confusion_matrix_png"] = r.ConfusionMatrixPng, ["predictions"] = r.PredictionsPath,
+    };
+
+    static void Render(EvalReport r)
+    {
+        AnsiConsole.MarkupLine($"Model [bold]{Markup.Escape(r.ModelFolder)}[/] ({r.ModelKind}) on {Markup.Escape(r.Source)}");
+        MetricsTable.Write(AnsiConsole.Console, r.Metrics, "Metrics", r.Labels);
+        AnsiConsole.MarkupLine($"[grey]{r.ReviewsPerSecond:N0} reviews/s ({r.Precision}); scored in {r.ScoreTime.TotalSeconds:F1} s after {r.LoadTime.TotalSeconds:F1} s loading[/]");
+        if (r.ConfusionMatrixPng is { } png) AnsiConsole.MarkupLine($"[grey]confusion matrix: {Markup.Escape(png)}[/]");
+        if (r.PredictionsPath is { } predictions) AnsiConsole.MarkupLine($"[grey]predictions: {Markup.Escape(predictions)}[/]");
+    }
 }

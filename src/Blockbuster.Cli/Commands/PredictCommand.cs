@@ -1,8 +1,132 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Blockbuster.Model.Hub;
+using Blockbuster.Training.Data;
+using Blockbuster.Training.Evaluation;
 
 namespace Blockbuster.Cli.Commands;
 
+/// <summary><c>blockbuster predict</c>: gather texts → <see cref="PredictOptions"/> → <see cref="SentimentClassifier"/> → lines or JSON.</summary>
 public static class PredictCommand
 {
-    public static Command Create() => new("predict", "Classify review texts as positive or negative.");
+    static readonly PredictOptions Defaults = new();
+
+    internal static readonly Argument<string[]> Texts = new("text") { Description = "review texts to classify; - reads one per line from stdin", Arity = ArgumentArity.ZeroOrMore };
+    internal static readonly Option<string?> File = new("--file", "-f") { Description = "read texts from a file: one per line, or a CSV's --text-column when it ends in .csv" };
+    internal static readonly Option<string> TextColumn = new("--text-column") { Description = "CSV column holding the text (with --file x.csv)", DefaultValueFactory = _ => "review" };
+    internal static readonly Option<string> Model = new("--model", "-m") { Description = "trained model folder, Hugging Face classifier folder, PEFT adapter folder or Hub id", DefaultValueFactory = _ => Defaults.Model };
+    internal static readonly Option<bool> Json = new("--json") { Description = "print one JSON object per text (label, probabilities per class, truncation)" };
+    internal static readonly Option<int?> MaxLength = new("--max-length") { Description = "tokens per text (default: as trained, else 512); longer texts are truncated" };
+    internal static readonly Option<int> BatchSize = new("--batch-size") { Description = "texts per inference batch", DefaultValueFactory = _ => Defaults.BatchSize };
+    internal static readonly Option<string> Precision = CommonOptions.Precision();
+    internal static readonly Option<string> Device = CommonOptions.Device();
+    internal static readonly Option<int> Threads = CommonOptions.Threads();
+
+    public static Command Create()
+    {
+        var command = new Command("predict", """
+            Classify review texts as positive or negative and print the label with its probability.
+
+            Examples:
+              blockbuster predict "I absolutely loved this movie. The characters were so well-developed!"
+              blockbuster predict "Great fun." "Dull and far too long." --json
+              blockbuster predict --file reviews.txt
+              blockbuster predict --file reviews.csv --text-column review
+              cat reviews.txt | blockbuster predict -
+            """);
+        command.Arguments.Add(Texts);
+        foreach (var option in new Option[] { File, TextColumn, Model, Json, MaxLength, BatchSize, Precision, Device, Threads })
+            command.Options.Add(option);
+        // A variadic text argument would otherwise swallow a mistyped option as a review.
+        command.Validators.Add(result =>
+        {
+            var unknown = result.GetValue(Texts)?.FirstOrDefault(t => t.StartsWith("--", StringComparison.Ordinal) && t.Length > 2);
+            if (unknown is not null) result.AddError($"unknown option '{unknown}' (a text that starts with -- can be given through --file or stdin)");
+        });
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    public static PredictOptions ToOptions(ParseResult p) =>
+        new(p.GetValue(Model)!, p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!);
+
+    static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("predict", async () =>
+    {
+        var texts = GatherTexts(parse.GetValue(Texts) ?? [], parse.GetValue(File), parse.GetValue(TextColumn)!);
+        if (texts.Count == 0) throw new ArgumentException("no text to classify; pass TEXT arguments, --file PATH, or - to read stdin.");
+        using var classifier = await SentimentClassifier.LoadAsync(ToOptions(parse), new HubClient(HubOptions.FromEnvironment()), cancellationToken).ConfigureAwait(false);
+        var predictions = classifier.Predict(texts, cancellationToken);
+        bool json = parse.GetValue(Json);
+        var output = new StringBuilder();
+        for (int i = 0; i < texts.Count; i++)
+        {
+            var p = predictions[i];
+            if (p.Error is { } error) Console.Error.WriteLine($"blockbuster predict: text {i + 1}: {error}, no prediction.");
+            else if (p.Truncated && !json) Console.Error.WriteLine($"blockbuster predict: text {i + 1} was truncated to {classifier.MaxLength} tokens.");
+            output.AppendLine(json ? JsonLine(texts[i], p) : p.Label is null ? "(empty)" : $"{p.Label} {p.Probability.ToString("F2", CultureInfo.InvariantCulture)}");
+        }
+        Console.Out.Write(output.ToString());
+        return predictions.Any(p => p.Label is not null) ? CliApp.Success : CliApp.Failure;
+    });
+
+    static string JsonLine(string text, SentimentPrediction p) => JsonSerializer.Serialize(p.Error is { } error
+        ? new Dictionary<string, object?> { ["text"] = text, ["error"] = error }
+        : new Dictionary<string, object?>
+        {
+            ["text"] = text, ["label"] = p.Label, ["probability"] = Math.Round(p.Probability, 6),
+            ["probabilities"] = p.Probabilities.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6)),
+            ["tokens"] = p.Tokens, ["truncated"] = p.Truncated,
+        });
+
+    /// <summary>Texts from arguments, '-' (stdin, one per line) and --file, in that order.</summary>
+    public static List<string> GatherTexts(IEnumerable<string> arguments, string? file, string textColumn)
+    {
+        var texts = new List<string>();
+        foreach (var argument in arguments)
+        {
+            if (argument == "-") texts.AddRange(Lines(Console.In.ReadToEnd()));
+            else texts.Add(argument);
+        }
+        if (file is not null)
+        {
+            if (!System.IO.File.Exists(file)) throw new IOException($"{file}: file not found.");
+            if (Path.GetExtension(file).Equals(".csv", StringComparison.OrdinalIgnoreCase)) texts.AddRange(CsvTexts(file, textColumn));
+            else texts.AddRange(Lines(ReadUtf8(file)));
+        }
+        return texts;
+    }
+
+    static IEnumerable<string> Lines(string content) =>
+        content.Split('\n').Select(l => l.TrimEnd('\r')).Reverse().SkipWhile(l => l.Length == 0).Reverse();   // drop trailing blank lines
+
+    /// <summary>Strict UTF-8: a file with invalid bytes is an error naming the offset, not silently mangled text.</summary>
+    static string ReadUtf8(string path)
+    {
+        var bytes = System.IO.File.ReadAllBytes(path);
+        try
+        {
+            return new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(bytes).TrimStart('\uFEFF');
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new InvalidDataException($"{path}: invalid UTF-8 at byte {e.Index}; save the file as UTF-8.");
+        }
+    }
+
+    static IEnumerable<string> CsvTexts(string path, string column)
+    {
+        ReadUtf8(path);   // same strict UTF-8 check
+        using var reader = new StreamReader(path, Encoding.UTF8);
+        using var csv = new CsvHelper.CsvReader(reader, CultureInfo.InvariantCulture);
+        if (!csv.Read()) throw new DataFormatException($"{Path.GetFileName(path)}: the file is empty.");
+        csv.ReadHeader();
+        var header = csv.HeaderRecord ?? [];
+        int index = Array.FindIndex(header, h => string.Equals(h.Trim(), column, StringComparison.OrdinalIgnoreCase));
+        if (index < 0) throw new DataFormatException($"{Path.GetFileName(path)}: no column '{column}' (the header has: {string.Join(", ", header)}); choose it with --text-column.");
+        var texts = new List<string>();
+        while (csv.Read()) texts.Add(csv.GetField(index) ?? "");
+        return texts;
+    }
 }

@@ -98,6 +98,7 @@ public sealed class BertWordPieceTokenizer
     public Encoding[] EncodeAll(IReadOnlyList<string?> texts, int maxLength, int threads = -1, CancellationToken cancellationToken = default)
     {
         var result = new Encoding[texts.Count];
+        if (texts.Count == 0) return result;
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount, CancellationToken = cancellationToken };
         Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, texts.Count, 256), options, range =>
         {

@@ -1,0 +1,15 @@
+namespace Blockbuster.Training.Evaluation;
+
+/// <summary>What <c>blockbuster eval</c> takes.</summary>
+/// <param name="Data">a labelled CSV to score; null scores the held-out split that training saved</param>
+/// <param name="MaxLength">null: the length the model was trained with (training_args.json), else 512</param>
+/// <param name="PredictionsPath">a CSV to write text, label, predicted label and probability to</param>
+public sealed record EvalOptions(
+    string Model = "./blockbuster-model", string? Data = null, string TextColumn = "review", string LabelColumn = "sentiment",
+    bool SkipInvalidRows = false, int? MaxLength = null, int BatchSize = 64, string Device = "auto", int Threads = 0,
+    string Precision = "auto", string? PredictionsPath = null);
+
+/// <summary>The result of an evaluation.</summary>
+public sealed record EvalReport(
+    ClassificationMetrics Metrics, IReadOnlyList<string> Labels, string Source, string ModelFolder, string ModelKind,
+    TimeSpan LoadTime, TimeSpan ScoreTime, double ReviewsPerSecond, string Precision, string? ConfusionMatrixPng, string? PredictionsPath);

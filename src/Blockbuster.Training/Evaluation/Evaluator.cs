@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Globalization;
+using Blockbuster.Model;
+using Blockbuster.Model.Hub;
+using Blockbuster.Training.Data;
+using Blockbuster.Training.Tokenization;
+using CsvHelper;
+using TorchSharp;
+
+namespace Blockbuster.Training.Evaluation;
+
+/// <summary>
+/// Scores a trained model: by default on the held-out split training saved (re-read from the recorded
+/// CSV, whose sha256 must still match), or on any labelled CSV. Writes a confusion-matrix PNG next to
+/// metrics.json when scoring the saved split, and optionally a predictions CSV.
+/// </summary>
+public static class Evaluator
+{
+    public const string ConfusionPng = "confusion_matrix.png";
+
+    public static async Task<EvalReport> RunAsync(EvalOptions o, HubClient hub, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (o.BatchSize <= 0) throw new ArgumentException($"--batch-size must be positive, got {o.BatchSize}.");
+        var clock = Stopwatch.StartNew();
+        TorchRuntime.SetThreads(o.Threads);
+        var device = TorchRuntime.ResolveDevice(o.Device);
+        var folder = await ModelFolder.ResolveForInferenceAsync(hub, o.Model, null, cancellationToken).ConfigureAwait(false);
+
+        // Data first: a missing or changed file should fail before the model loads.
+        ReviewSet reviews;
+        string source;
+        bool savedSplit = o.Data is null;
+        if (savedSplit)
+        {
+            var splitPath = Path.Combine(folder, SplitRecord.FileName);
+            if (!File.Exists(splitPath))
+                throw new DataFormatException($"{folder} has no {SplitRecord.FileName} (it was not written by 'blockbuster train'); pass --data PATH to score a labelled CSV.");
+            var split = SplitRecord.Load(splitPath);
+            (_, reviews) = DataPreparation.FromSplit(split);
+            source = $"held-out split of {Path.GetFileName(split.DataPath)} ({reviews.Count:N0} reviews)";
+        }
+        else
+        {
+            reviews = ReviewCsv.Read(o.Data!, new ReviewCsvOptions(o.TextColumn, o.LabelColumn, o.SkipInvalidRows));
+            source = $"{Path.GetFileName(o.Data)} ({reviews.Count:N0} reviews{(reviews.SkippedRows > 0 ? $", {reviews.SkippedRows:N0} invalid rows skipped" : "")})";
+        }
+
+        var loaded = await ModelFolder.ForInferenceAsync(hub, folder, null, cancellationToken).ConfigureAwait(false);
+        using var model = loaded.Model;
+        if (!(model.Config.NumLabels == 2 && model.Config.Labels.Contains("positive")))
+            throw new ModelFormatException($"{folder}: eval needs a two-label sentiment model with a 'positive' label; this one has {string.Join(", ", model.Config.Labels)}.");
+        model.to(device);
+        var precision = PrecisionPolicy.Resolve(ModelSettings.Precision(folder, o.Precision), device);
+        int maxLength = ModelSettings.MaxLength(folder, o.MaxLength, model.Config);
+        var tokenizer = BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
+        var predictor = new Predictor(model, tokenizer, device, precision, maxLength, o.BatchSize);
+        var loadTime = clock.Elapsed;
+
+        var scoring = Stopwatch.StartNew();
+        var encodings = tokenizer.EncodeAll(reviews.Texts.ToArray(), maxLength, o.Threads, cancellationToken);
+        var probabilities = predictor.Probabilities(encodings, progress, cancellationToken);
+        scoring.Stop();
+
+        // Positive class = 'positive' whatever its id; labels in the data are 1 = positive.
+        int positive = model.Config.Labels.ToList().IndexOf("positive");
+        var positiveProbability = probabilities.Select(p => (double)p[positive]).ToArray();
+        var metrics = ClassificationMetrics.Compute(reviews.Labels, positiveProbability);
+
+        string? png = null;
+        if (savedSplit && Directory.Exists(folder) && IsWritable(folder))
+        {
+            png = Path.Combine(folder, ConfusionPng);
+            ConfusionPlot.Save(png, metrics, SentimentLabel.Names);
+        }
+        if (o.PredictionsPath is { } predictionsPath) WritePredictions(predictionsPath, reviews, positiveProbability);
+
+        return new EvalReport(metrics, SentimentLabel.Names, source, folder, loaded.Kind, loadTime, scoring.Elapsed,
+            reviews.Count / Math.Max(scoring.Elapsed.TotalSeconds, 1e-9), precision.Name, png, o.PredictionsPath);
+    }
+
+    static void WritePredictions(string path, ReviewSet reviews, IReadOnlyList<double> positiveProbability) =>
+        AtomicFile.Write(path, stream =>
+        {
+            using var writer = new StreamWriter(stream, leaveOpen: true);
+            using var csv = new CsvWriter(writer, CultureInfo.InvariantCulture);
+            csv.WriteField("text"); csv.WriteField("label"); csv.WriteField("predicted"); csv.WriteField("probability");
+            csv.NextRecord();
+            for (int i = 0; i < reviews.Count; i++)
+            {
+                bool predictedPositive = positiveProbability[i] >= 0.5;
+                csv.WriteField(reviews.Texts[i]);
+                csv.WriteField(SentimentLabel.Names[reviews.Labels[i]]);
+                csv.WriteField(predictedPositive ? "positive" : "negative");
+                csv.WriteField((predictedPositive ? positiveProbability[i] : 1 - positiveProbability[i]).ToString("F6", CultureInfo.InvariantCulture));
+                csv.NextRecord();
+            }
+        });
+
+    static bool IsWritable(string folder)
+    {
+        try
+        {
+            var probe = Path.Combine(folder, $".write-test-{Guid.NewGuid():N}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+}

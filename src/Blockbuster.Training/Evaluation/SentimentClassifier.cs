@@ -1,0 +1,76 @@
+using Blockbuster.Model;
+using Blockbuster.Model.Hub;
+using Blockbuster.Training.Tokenization;
+using TorchSharp;
+
+namespace Blockbuster.Training.Evaluation;
+
+/// <summary>What <c>blockbuster predict</c> takes besides the texts.</summary>
+public sealed record PredictOptions(string Model = "./blockbuster-model", int? MaxLength = null, int BatchSize = 64,
+                                    string Device = "auto", int Threads = 0, string Precision = "auto");
+
+/// <summary>One text's prediction. <see cref="Label"/> is null for an empty text, which gets no prediction.</summary>
+public sealed record SentimentPrediction(string? Label, double Probability, IReadOnlyDictionary<string, double> Probabilities,
+                                         int Tokens, bool Truncated, string? Error);
+
+/// <summary>A trained classifier loaded once; texts are tokenized and batched together.</summary>
+public sealed class SentimentClassifier : IDisposable
+{
+    readonly LoadedModel loaded;
+    readonly BertWordPieceTokenizer tokenizer;
+    readonly Predictor predictor;
+
+    public int MaxLength { get; }
+    public IReadOnlyList<string> Labels => loaded.Model.Config.Labels;
+    public string Kind => loaded.Kind;
+
+    SentimentClassifier(LoadedModel loaded, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength)
+    {
+        this.loaded = loaded;
+        this.tokenizer = tokenizer;
+        this.predictor = predictor;
+        MaxLength = maxLength;
+    }
+
+    public static async Task<SentimentClassifier> LoadAsync(PredictOptions o, HubClient hub, CancellationToken cancellationToken = default)
+    {
+        if (o.BatchSize <= 0) throw new ArgumentException($"--batch-size must be positive, got {o.BatchSize}.");
+        TorchRuntime.SetThreads(o.Threads);
+        var device = TorchRuntime.ResolveDevice(o.Device);
+        var folder = await ModelFolder.ResolveForInferenceAsync(hub, o.Model, null, cancellationToken).ConfigureAwait(false);
+        var loaded = await ModelFolder.ForInferenceAsync(hub, folder, null, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            loaded.Model.to(device);
+            var precision = PrecisionPolicy.Resolve(ModelSettings.Precision(folder, o.Precision), device);
+            int maxLength = ModelSettings.MaxLength(folder, o.MaxLength, loaded.Model.Config);
+            var tokenizer = BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
+            return new SentimentClassifier(loaded, tokenizer, new Predictor(loaded.Model, tokenizer, device, precision, maxLength, o.BatchSize), maxLength);
+        }
+        catch
+        {
+            loaded.Model.Dispose();
+            throw;
+        }
+    }
+
+    public IReadOnlyList<SentimentPrediction> Predict(IReadOnlyList<string?> texts, CancellationToken cancellationToken = default)
+    {
+        var valid = Enumerable.Range(0, texts.Count).Where(i => !string.IsNullOrWhiteSpace(texts[i])).ToArray();
+        var encodings = tokenizer.EncodeAll(valid.Select(i => texts[i]).ToArray(), MaxLength);
+        var probabilities = predictor.Probabilities(encodings, null, cancellationToken);
+        var result = new SentimentPrediction[texts.Count];
+        var none = new Dictionary<string, double>();
+        for (int i = 0; i < texts.Count; i++) result[i] = new SentimentPrediction(null, 0, none, 0, false, "empty text");
+        for (int k = 0; k < valid.Length; k++)
+        {
+            var p = probabilities[k];
+            int best = Array.IndexOf(p, p.Max());
+            var perLabel = Labels.Select((label, j) => (label, j)).ToDictionary(x => x.label, x => (double)p[x.j]);
+            result[valid[k]] = new SentimentPrediction(Labels[best], p[best], perLabel, encodings[k].Ids.Length, encodings[k].Truncated, null);
+        }
+        return result;
+    }
+
+    public void Dispose() => loaded.Model.Dispose();
+}

@@ -1,0 +1,75 @@
+using System.CommandLine;
+using Blockbuster.Cli;
+using Blockbuster.Cli.Commands;
+
+namespace Blockbuster.Tests;
+
+/// <summary>The command tree parses into the options records; nothing runs.</summary>
+public class CliParseTests
+{
+    static readonly RootCommand Root = CliApp.BuildRoot();
+
+    [Fact]
+    public void Train_defaults_are_the_original_recipe()
+    {
+        var o = TrainCommand.ToOptions(Root.Parse("train --data imdb.csv"));
+        Assert.Equal("imdb.csv", o.Data);
+        Assert.Equal("prajjwal1/bert-tiny", o.Model);
+        Assert.Equal("./blockbuster-model", o.Output);
+        Assert.Equal((0.2, 42, 512, 3, 16, 2, 1.0, 0.01), (o.TestSize, o.Seed, o.MaxLength, o.Epochs, o.BatchSize, o.GradientAccumulation, o.MaxGradNorm, o.WeightDecay));
+        Assert.Equal(3e-5, o.EffectiveLearningRate);
+        Assert.Equal(0.0, o.EffectiveWarmupRatio);
+        Assert.Equal((8, 16.0, 0.1), (o.LoraR, o.LoraAlpha, o.LoraDropout));
+        Assert.Equal(["query", "value"], o.LoraTargets);
+        Assert.True(o.UsesLora);
+        Assert.Equal(("auto", "auto"), (o.Precision, o.Device));
+    }
+
+    [Fact]
+    public void Train_options_map_to_the_record()
+    {
+        var o = TrainCommand.ToOptions(Root.Parse(
+            "train --data d.csv --model m --output o --from-scratch --full-finetune --lora-targets query,key --lora-targets value " +
+            "--precision fp32 --device cpu --threads 2 --limit 500 --text-column t --label-column l --skip-invalid-rows --overwrite"));
+        Assert.True(o.FromScratch && o.FullFinetune && o.SkipInvalidRows && o.Overwrite);
+        Assert.Equal(["query", "key", "value"], o.LoraTargets);
+        Assert.Equal(1e-3, o.EffectiveLearningRate);
+        Assert.Equal(0.1, o.EffectiveWarmupRatio);
+        Assert.Equal((500, "t", "l", 2, "fp32", "cpu"), (o.Limit!.Value, o.TextColumn, o.LabelColumn, o.Threads, o.Precision, o.Device));
+    }
+
+    [Theory]
+    [InlineData("train")]                                   // --data is required
+    [InlineData("train --data d.csv --precision fp8")]
+    [InlineData("train --data d.csv --device tpu")]
+    [InlineData("train --data d.csv --epochs many")]
+    [InlineData("predict --bogus")]
+    [InlineData("eval --no-such-option")]
+    [InlineData("frobnicate")]
+    public void Usage_errors_are_parse_errors(string line) => Assert.NotEmpty(Root.Parse(line).Errors);
+
+    [Fact]
+    public void Eval_and_predict_defaults_need_no_arguments()
+    {
+        var e = EvalCommand.ToOptions(Root.Parse("eval"));
+        Assert.Equal("./blockbuster-model", e.Model);
+        Assert.Null(e.Data);
+        var p = Root.Parse("predict \"I loved the movie!\" second --json");
+        Assert.Empty(p.Errors);
+        Assert.Equal(["I loved the movie!", "second"], p.GetValue(PredictCommand.Texts)!);
+        Assert.Equal("./blockbuster-model", PredictCommand.ToOptions(p).Model);
+    }
+
+    [Fact]
+    public async Task Exit_code_is_2_for_usage_errors_with_one_line_on_stderr()
+    {
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try { Assert.Equal(CliApp.UsageError, await CliApp.RunAsync(["train", "--epochs", "x", "--data", "d.csv"])); }
+        finally { Console.SetError(original); }
+        var lines = error.ToString().Trim().Split('\n');
+        Assert.Single(lines);
+        Assert.StartsWith("blockbuster train:", lines[0]);
+    }
+}
