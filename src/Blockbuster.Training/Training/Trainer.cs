@@ -175,7 +175,7 @@ public static class Trainer
                     ["skipped"] = skipped ? true : null,
                 }));
                 losses.Add((globalStep, stepLoss));
-                progress?.Report(new StepCompleted(epoch, globalStep, schedule.TotalSteps, stepLoss, lr, windowTokens / seconds, windowExamples / seconds, elapsed, skipped));
+                progress?.Report(new StepCompleted(epoch, globalStep, schedule.TotalSteps, stepLoss, lr, windowTokens / seconds, windowExamples / seconds, elapsed, skipped, tokensTotal));
                 if (window.Elapsed.TotalSeconds > 5) { window.Restart(); windowTokens = 0; windowExamples = 0; }
             }
 

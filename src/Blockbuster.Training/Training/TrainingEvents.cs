@@ -18,7 +18,7 @@ public sealed record TrainingStarted(
 
 public sealed record StepCompleted(
     int Epoch, int Step, int TotalSteps, double Loss, double LearningRate, double TokensPerSecond,
-    double ExamplesPerSecond, TimeSpan Elapsed, bool Skipped) : TrainingEvent;
+    double ExamplesPerSecond, TimeSpan Elapsed, bool Skipped, long TokensSoFar) : TrainingEvent;
 
 public sealed record EvaluationProgress(int Epoch, int Done, int Total) : TrainingEvent;
 
