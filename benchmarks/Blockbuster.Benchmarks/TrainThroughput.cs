@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using Blockbuster.Model;
+using Blockbuster.Model.Hub;
+using Blockbuster.Model.Lora;
+using Blockbuster.Training;
+using Blockbuster.Training.Data;
+using Blockbuster.Training.Tokenization;
+using static TorchSharp.torch;
+
+namespace Blockbuster.Benchmarks;
+
+/// <summary>
+/// Training throughput of <see cref="Trainer"/> next to the bound: a bare TorchSharp loop (forward, loss,
+/// backward, AdamW step every 2 micro-batches — no schedule, clipping, logging or progress) over the same
+/// batches of the same model. bert-tiny shape, LoRA recipe (or --full-finetune), IMDB reviews.
+///   train-throughput [reviews=4000] [--full-finetune] [--precision auto|fp32|bf16]
+/// </summary>
+static class TrainThroughput
+{
+    public static async Task<int> Run(string[] args)
+    {
+        int reviews = args.Skip(1).Where(a => int.TryParse(a, out _)).Select(int.Parse).FirstOrDefault(4000);
+        bool full = args.Contains("--full-finetune");
+        string precisionName = args.SkipWhile(a => a != "--precision").Skip(1).FirstOrDefault() ?? "auto";
+        var output = Path.Combine(Path.GetTempPath(), $"blockbuster-bench-{Guid.NewGuid():N}");
+        var options = new TrainingOptions
+        {
+            Data = SharedPaths.ImdbCsv, Model = SharedPaths.BertTiny, FromScratch = true, FullFinetune = full, Limit = reviews,
+            Epochs = 1, Output = output, Precision = precisionName,
+        };
+        try
+        {
+            // Ours: steady-state tokens/s between step 5 and the last step (no eval, no checkpoint writing).
+            var steps = new List<StepCompleted>();
+            var hub = new HubClient(HubOptions.FromEnvironment() with { Offline = true });
+            await Trainer.RunAsync(options, hub, new Sync(e => { if (e is StepCompleted s) steps.Add(s); }));
+            var (first, last) = (steps[4], steps[^1]);
+            double ours = (last.TokensSoFar - first.TokensSoFar) / (last.Elapsed - first.Elapsed).TotalSeconds;
+
+            double bare = Bare(options);
+            Console.WriteLine($"bert-tiny shape, {(full ? "full fine-tune" : "LoRA r=8 query,value")}, {precisionName} precision, {reviews:N0} reviews (80% trained), batch 16 x 2, max length 512, {get_num_threads()} threads");
+            Console.WriteLine($"  bare TorchSharp forward+backward+step loop: {bare,10:N0} tokens/s");
+            Console.WriteLine($"  blockbuster Trainer:                         {ours,10:N0} tokens/s  ({ours / bare:P1} of the bare loop)");
+            return 0;
+        }
+        finally
+        {
+            if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
+        }
+    }
+
+    static double Bare(TrainingOptions o)
+    {
+        var (train, _, _) = DataPreparation.ReadAndSplit(o);
+        var tokenizer = BertWordPieceTokenizer.Load(Path.Combine(SharedPaths.BertTiny, "vocab.txt"));
+        var encodings = tokenizer.EncodeAll(train.Texts.ToArray(), o.MaxLength);
+        var batches = new LengthBucketSampler(encodings.Select(e => e.Ids.Length).ToArray(), o.BatchSize, o.Seed).Batches(0);
+        var precision = PrecisionPolicy.Resolve(o.Precision, CPU);
+        manual_seed(o.Seed);
+        var config = BertConfig.Load(Path.Combine(SharedPaths.BertTiny, "config.json")).WithLabels(["negative", "positive"]);
+        using var model = new BertForSequenceClassification(config, o.FullFinetune ? null : new LoraConfig());
+        var trainable = Trainer.SelectTrainable(model, !o.FullFinetune);
+        using var optimizer = optim.AdamW(trainable, 3e-5);
+        model.train();
+        long tokens = 0;
+        var clock = new Stopwatch();
+        for (int m = 0; m < batches.Count; m++)
+        {
+            if (m == 8) { clock.Start(); tokens = 0; }   // skip warm-up, as for the trainer
+            using var scope = NewDisposeScope();
+            var batch = Batch.Collate(batches[m].Select(i => encodings[i].Ids).ToArray(), batches[m].Select(i => train.Labels[i]).ToArray(), 0, CPU);
+            Tensor logits;
+            using (Autocast.Enable(precision.ComputeDtype)) logits = model.call(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds);
+            (nn.functional.cross_entropy(logits, batch.Labels!) / 2).backward();
+            if (m % 2 == 1) { optimizer.step(); optimizer.zero_grad(); }
+            tokens += batch.Tokens;
+        }
+        return tokens / clock.Elapsed.TotalSeconds;
+    }
+
+    sealed class Sync(Action<TrainingEvent> report) : IProgress<TrainingEvent>
+    {
+        public void Report(TrainingEvent value) => report(value);
+    }
+}

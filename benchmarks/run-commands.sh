@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Whole-command timings on this machine (not a test). Usage:
+#   benchmarks/run-commands.sh train            full recipe, bert-tiny shape, 40k reviews x 3 epochs: wall time + peak RSS
+#   benchmarks/run-commands.sh predict [MODEL]  cold 'blockbuster predict "text"': median of 11 runs
+#   benchmarks/run-commands.sh eval [MODEL]     'blockbuster eval' on the saved held-out split: wall time incl. load
+# MODEL defaults to ./blockbuster-model. Uses the Release build of src/Blockbuster.Cli.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=../shared
+dotnet build -c Release src/Blockbuster.Cli -v q -nologo >/dev/null
+BB=src/Blockbuster.Cli/bin/Release/net10.0/blockbuster
+now() { date +%s.%N; }
+
+case "${1:-}" in
+  train)
+    # The default recipe (LoRA r=8 on query/value, bf16 on this CPU) on a bert-tiny-shaped model. No pretrained
+    # bert-tiny weights exist offline, so they start random (--from-scratch): the speed is the same.
+    out=$(mktemp -d)/model
+    /usr/bin/time -f "wall %e s, peak RSS %M KB" "$BB" train --data "$SHARED/data/imdb.csv" --model "$SHARED/models/bert-tiny" \
+      --from-scratch --output "$out" "${@:2}"
+    rm -rf "$(dirname "$out")"
+    ;;
+  predict)
+    model=${2:-./blockbuster-model}
+    "$BB" predict --model "$model" "warm the file cache" >/dev/null
+    times=()
+    for i in $(seq 11); do
+      t0=$(now); "$BB" predict --model "$model" "I absolutely loved this movie. The characters were so well-developed!" >/dev/null; t1=$(now)
+      times+=("$(echo "$t1 - $t0" | bc)")
+    done
+    printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "cold predict: median %.3f s (min %.3f, max %.3f) over %d runs\n", a[int((NR+1)/2)], a[1], a[NR], NR}'
+    ;;
+  eval)
+    model=${2:-./blockbuster-model}
+    /usr/bin/time -f "wall %e s, peak RSS %M KB" "$BB" eval --model "$model"
+    ;;
+  *)
+    sed -n '2,6p' "$0"; exit 2 ;;
+esac
