@@ -3,6 +3,7 @@ using Blockbuster.Benchmarks;
 
 // Benchmarks and whole-run measurements; see README "Benchmarks".
 //   tokenizer-parity [csv] [model-folder]   all reviews vs Hugging Face's tokenizer
+//   minilm-parity                           MiniLM vs ONNX Runtime references: errors and forward time
 //   tokenize-time                           quick wall-clock of tokenizing the 50k reviews (median of 5)
 //   train-throughput [reviews] [--full-finetune] [--precision P]   trainer vs a bare TorchSharp loop
 //   step-profile | layer-probe | rng-probe | attention-probe | fill-probe   where training time goes
@@ -24,12 +25,14 @@ switch (command)
         return FillProbe.Run();
     case "train-throughput":
         return await TrainThroughput.Run(args);
+    case "minilm-parity":
+        return MiniLmParity.Run();
     case "tokenize-time":
         return TokenizeTime.Run();
     case "bdn":
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
         return 0;
     default:
-        Console.WriteLine("usage: Blockbuster.Benchmarks tokenizer-parity | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | fill-probe | bdn [--filter PATTERN]");
+        Console.WriteLine("usage: Blockbuster.Benchmarks minilm-parity | tokenizer-parity | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | fill-probe | bdn [--filter PATTERN]");
         return command == "help" ? 0 : 2;
 }

@@ -17,6 +17,7 @@ public static class TorchRuntime
     /// <summary>Forces LibTorch to load now, so a broken native install fails here with a clear sentence.</summary>
     public static void EnsureLoaded()
     {
+        NativeMemory.KeepLargeAllocations();
         try
         {
             InitializeDeviceType(DeviceType.CPU);
@@ -57,6 +58,7 @@ public static class TorchRuntime
     /// <summary>Sets the intra-op thread count when given; 0 or less keeps LibTorch's default (all cores).</summary>
     public static void SetThreads(int threads)
     {
+        EnsureLoaded();
         if (threads > 0) set_num_threads(threads);
     }
 }

@@ -42,7 +42,7 @@ public sealed class TrainingView : IDisposable
                 var remaining = s.Step > started.StartStep
                     ? TimeSpan.FromSeconds(s.Elapsed.TotalSeconds / (s.Step - started.StartStep) * (s.TotalSteps - s.Step)) : TimeSpan.Zero;
                 var line = $"epoch {s.Epoch + 1}/{started.Epochs}  step {s.Step:N0}/{s.TotalSteps:N0} ({100.0 * s.Step / s.TotalSteps:F0}%)  " +
-                           $"loss {s.Loss:F4}  lr {s.LearningRate:E2}  {s.TokensPerSecond:N0} tok/s  ETA {Duration(remaining)}" + (s.Skipped ? "  (step skipped: inf/nan)" : "");
+                           $"loss {s.Loss:F4}  lr {s.LearningRate:0.00e+0}  {s.TokensPerSecond:N0} tok/s  ETA {Duration(remaining)}" + (s.Skipped ? "  (step skipped: inf/nan)" : "");
                 Live(line, force: false);
                 break;
             case EvaluationProgress p:

@@ -73,9 +73,10 @@ public static class OutputFolder
             (lora with { BaseModelNameOrPath = s.BaseModelName, InferenceMode = true }).Save(Path.Combine(folder, ModelFolder.AdapterConfig));
             SafetensorsFile.Write(Path.Combine(folder, ModelFolder.AdapterWeights), ModelExport.AdapterStateDict(s.Model));
         }
-        File.Copy(Path.Combine(s.BaseFolder, ModelFolder.Vocab), Path.Combine(folder, ModelFolder.Vocab));
+        // Copied by content, not File.Copy: that would keep a read-only mode from a read-only source.
+        File.WriteAllBytes(Path.Combine(folder, ModelFolder.Vocab), File.ReadAllBytes(Path.Combine(s.BaseFolder, ModelFolder.Vocab)));
         var tokenizerConfig = Path.Combine(s.BaseFolder, ModelFolder.TokenizerConfig);
-        if (File.Exists(tokenizerConfig)) File.Copy(tokenizerConfig, Path.Combine(folder, ModelFolder.TokenizerConfig));
+        if (File.Exists(tokenizerConfig)) File.WriteAllBytes(Path.Combine(folder, ModelFolder.TokenizerConfig), File.ReadAllBytes(tokenizerConfig));
         else File.WriteAllText(Path.Combine(folder, ModelFolder.TokenizerConfig), DefaultTokenizerConfig(s.Options.MaxLength));
 
         File.WriteAllText(Path.Combine(folder, ArgsFile), JsonSerializer.Serialize(TrainingArgsJson(s.Options), Indented));
