@@ -33,7 +33,7 @@ static class TrainThroughput
             // Ours: steady-state tokens/s between step 5 and the last step (no eval, no checkpoint writing).
             var steps = new List<StepCompleted>();
             var hub = new HubClient(HubOptions.FromEnvironment() with { Offline = true });
-            await Trainer.RunAsync(options, hub, new Sync(e => { if (e is StepCompleted s) steps.Add(s); }));
+            await Trainer.RunAsync(options, hub, new SyncProgress<TrainingEvent>(e => { if (e is StepCompleted s) steps.Add(s); }));
             var (first, last) = (steps[4], steps[^1]);
             double ours = (last.TokensSoFar - first.TokensSoFar) / (last.Elapsed - first.Elapsed).TotalSeconds;
 
@@ -76,10 +76,5 @@ static class TrainThroughput
             tokens += batch.Tokens;
         }
         return tokens / clock.Elapsed.TotalSeconds;
-    }
-
-    sealed class Sync(Action<TrainingEvent> report) : IProgress<TrainingEvent>
-    {
-        public void Report(TrainingEvent value) => report(value);
     }
 }

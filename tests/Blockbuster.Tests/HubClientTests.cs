@@ -87,7 +87,7 @@ public class HubClientTests
         var client = new HubClient(new HubOptions(hub.Endpoint, "secret", Offline: false, cache));
         var reports = new List<DownloadProgress>();
 
-        var folder = await ModelFolder.ResolveBaseAsync(client, "org/tiny-bert", fromScratch: false, new SyncProgress(reports.Add));
+        var folder = await ModelFolder.ResolveBaseAsync(client, "org/tiny-bert", fromScratch: false, new Blockbuster.Training.SyncProgress<DownloadProgress>(reports.Add));
 
         var snapshot = Path.Combine(cache, "models--org--tiny-bert", "snapshots", LoopbackHub.Commit);
         Assert.Equal(snapshot, folder);
@@ -181,9 +181,4 @@ public class HubClientTests
     [InlineData(".hidden")]
     public void File_names_are_validated(string file) =>
         Assert.Throws<ModelFormatException>(() => HubClient.ValidateFileName(file));
-
-    sealed class SyncProgress(Action<DownloadProgress> report) : IProgress<DownloadProgress>
-    {
-        public void Report(DownloadProgress value) => report(value);
-    }
 }

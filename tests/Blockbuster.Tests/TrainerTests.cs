@@ -33,7 +33,7 @@ public class TrainerTests
         using var dir = new TempDir();
         var o = Options(dir, "out");
         var events = new List<TrainingEvent>();
-        var result = await Trainer.RunAsync(o, OfflineHub(dir), new SyncProgress(events.Add));
+        var result = await Trainer.RunAsync(o, OfflineHub(dir), new SyncProgress<TrainingEvent>(events.Add));
         Assert.False(result.Interrupted);
         Assert.True(result.Metrics!.Accuracy > 0.8, $"accuracy {result.Metrics.Accuracy}");
         foreach (var file in new[] { "config.json", "model.safetensors", "vocab.txt",
@@ -78,7 +78,7 @@ public class TrainerTests
         var interruptedOptions = straight with { Output = dir.File("interrupted") };
         using var cts = new CancellationTokenSource();
         var first = await Trainer.RunAsync(interruptedOptions, OfflineHub(dir),
-            new SyncProgress(e => { if (e is StepCompleted { Step: 30 }) cts.Cancel(); }), cts.Token);
+            new SyncProgress<TrainingEvent>(e => { if (e is StepCompleted { Step: 30 }) cts.Cancel(); }), cts.Token);
         Assert.True(first.Interrupted);
         Assert.Equal(30, first.Steps);
 
@@ -127,10 +127,5 @@ public class TrainerTests
         var e = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(o, OfflineHub(dir)));
         Assert.Equal("reviews.csv: 2 invalid rows: row 3 has an empty review; row 4 has unknown label 'meh' (labels must be positive/negative, pos/neg or 1/0; pass --skip-invalid-rows to skip them).", e.Message);
         Assert.False(Directory.Exists(o.Output));
-    }
-
-    sealed class SyncProgress(Action<TrainingEvent> report) : IProgress<TrainingEvent>
-    {
-        public void Report(TrainingEvent value) => report(value);
     }
 }
