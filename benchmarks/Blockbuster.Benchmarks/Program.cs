@@ -27,6 +27,8 @@ switch (command)
         return await TrainThroughput.Run(args);
     case "minilm-parity":
         return MiniLmParity.Run();
+    case "leak-probe":
+        return LeakProbe.Run();
     case "tokenize-time":
         return TokenizeTime.Run();
     case "bdn":

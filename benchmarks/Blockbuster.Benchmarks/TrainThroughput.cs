@@ -68,7 +68,7 @@ static class TrainThroughput
         {
             if (m == 8) { clock.Start(); tokens = 0; }   // skip warm-up, as for the trainer
             using var scope = NewDisposeScope();
-            var batch = Batch.Collate(batches[m].Select(i => encodings[i].Ids).ToArray(), batches[m].Select(i => train.Labels[i]).ToArray(), 0, CPU);
+            var batch = Batch.Collate(batches[m].Select(i => encodings[i].Ids).ToArray(), batches[m].Select(i => train.Labels[i]).ToArray(), 0, CPU, o.MaxLength);
             Tensor logits;
             using (Autocast.Enable(precision.ComputeDtype)) logits = model.call(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds);
             (nn.functional.cross_entropy(logits, batch.Labels!) / 2).backward();

@@ -50,7 +50,8 @@ public class EvalPredictTests(TrainedTinyModel trained) : IClassFixture<TrainedT
         Assert.Equal(root.GetProperty("precision").GetDouble(), report.Metrics.Precision);
         Assert.Equal(root.GetProperty("recall").GetDouble(), report.Metrics.Recall);
         Assert.Equal(root.GetProperty("f1").GetDouble(), report.Metrics.F1);
-        Assert.Equal(root.GetProperty("log_loss").GetDouble(), report.Metrics.LogLoss, 9);
+        // eval loads the merged weights (W + B·A·s precomputed); training scored base + LoRA separately: float noise only.
+        Assert.Equal(root.GetProperty("log_loss").GetDouble(), report.Metrics.LogLoss, 6);
         Assert.Equal(96, report.Metrics.Count);
         Assert.True(File.Exists(Path.Combine(trained.Output, "confusion_matrix.png")));
         Assert.StartsWith("held-out split of reviews.csv", report.Source);

@@ -12,10 +12,19 @@ public sealed record Batch(Tensor InputIds, Tensor AttentionMask, Tensor TokenTy
 {
     public long Size => InputIds.shape[0];
 
-    /// <summary>Pads the given encodings to their longest member (dynamic padding).</summary>
-    public static Batch Collate(IReadOnlyList<int[]> ids, IReadOnlyList<int>? labels, int padId, Device device)
+    /// <summary>Batches are padded to a multiple of this many tokens (transformers' pad_to_multiple_of).</summary>
+    public const int PadToMultipleOf = 32;
+
+    /// <summary>
+    /// Pads the given encodings to their longest member, rounded up to a multiple of
+    /// <see cref="PadToMultipleOf"/> but not past <paramref name="maxLength"/>. The rounding matters on
+    /// CPU: libtorch and oneDNN keep native memory per distinct matmul shape, and with every length from
+    /// 1 to 512 a training run grew by ~8 MB per batch (7 GB over the recipe); 16 lengths keep it flat.
+    /// </summary>
+    public static Batch Collate(IReadOnlyList<int[]> ids, IReadOnlyList<int>? labels, int padId, Device device, int maxLength = int.MaxValue)
     {
-        int B = ids.Count, T = ids.Max(x => x.Length), tokens = 0;
+        int B = ids.Count, longest = ids.Max(x => x.Length), tokens = 0;
+        int T = Math.Max(longest, Math.Min((longest + PadToMultipleOf - 1) / PadToMultipleOf * PadToMultipleOf, maxLength));
         var flatIds = new long[B * T];
         var flatMask = new long[B * T];
         if (padId != 0) Array.Fill(flatIds, padId);

@@ -35,7 +35,7 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
                 using var scope = NewDisposeScope();
                 using var _ = no_grad();
                 using var cast = Autocast.Enable(precision.ComputeDtype);
-                var inputs = Batch.Collate(batch.Select(i => encodings[i].Ids).ToArray(), null, tokenizer.PadId, device);
+                var inputs = Batch.Collate(batch.Select(i => encodings[i].Ids).ToArray(), null, tokenizer.PadId, device, maxLength);
                 var logits = model.call(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);   // (B, C) fp32
                 var probabilities = nn.functional.softmax(logits, 1).cpu().data<float>().ToArray();
                 int classes = (int)logits.shape[1];

@@ -137,7 +137,7 @@ public static class Trainer
                 {
                     var members = batches[m + k];
                     using var scope = NewDisposeScope();
-                    var batch = Batch.Collate(members.Select(i => trainEncodings[i].Ids).ToArray(), members.Select(i => train.Labels[i]).ToArray(), tokenizer.PadId, device);
+                    var batch = Batch.Collate(members.Select(i => trainEncodings[i].Ids).ToArray(), members.Select(i => train.Labels[i]).ToArray(), tokenizer.PadId, device, o.MaxLength);
                     Tensor logits;
                     using (Autocast.Enable(precision.ComputeDtype))
                         logits = model.call(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds);     // (B, 2) fp32
