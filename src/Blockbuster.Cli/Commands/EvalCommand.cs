@@ -50,7 +50,7 @@ public static class EvalCommand
     {
         var options = ToOptions(parse);
         var report = await Evaluator.RunAsync(options, new HubClient(HubOptions.FromEnvironment()), null, cancellationToken).ConfigureAwait(false);
-        if (parse.GetValue(Json)) Console.WriteLine(JsonSerializer.Serialize(ToJson(report)));
+        if (parse.GetValue(Json)) Console.WriteLine(JsonSerializer.Serialize(ToJson(report), JsonOutput.Options));
         else Render(report);
         return CliApp.Success;
     });

@@ -71,14 +71,14 @@ public static class PredictCommand
         return predictions.Any(p => p.Label is not null) ? CliApp.Success : CliApp.Failure;
     });
 
-    static string JsonLine(string text, SentimentPrediction p) => JsonSerializer.Serialize(p.Error is { } error
+    static string JsonLine(string text, SentimentPrediction p) => JsonSerializer.Serialize<Dictionary<string, object?>>(p.Error is { } error
         ? new Dictionary<string, object?> { ["text"] = text, ["error"] = error }
         : new Dictionary<string, object?>
         {
             ["text"] = text, ["label"] = p.Label, ["probability"] = Math.Round(p.Probability, 6),
             ["probabilities"] = p.Probabilities.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6)),
             ["tokens"] = p.Tokens, ["truncated"] = p.Truncated,
-        });
+        }, JsonOutput.Options);
 
     /// <summary>Texts from arguments, '-' (stdin, one per line) and --file, in that order.</summary>
     public static List<string> GatherTexts(IEnumerable<string> arguments, string? file, string textColumn)
