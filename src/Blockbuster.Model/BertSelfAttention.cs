@@ -33,8 +33,10 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
     public override Tensor forward(Tensor hidden, Tensor? mask)
     {
         long B = hidden.shape[0], T = hidden.shape[1];
+        // Cast once for the three projections instead of once in each (same values, a third of the casts).
+        var x = Autocast.Dtype is { } dtype ? hidden.to(dtype) : hidden;
         Tensor Heads(nn.Module<Tensor, Tensor> projection) =>
-            LinearLayers.Apply(projection, hidden).view(B, T, numHeads, headSize).transpose(1, 2);   // (B, nh, T, hs)
+            LinearLayers.Apply(projection, x).view(B, T, numHeads, headSize).transpose(1, 2);   // (B, nh, T, hs)
 
         var q = Heads(query);
         var k = Heads(key);
