@@ -25,6 +25,8 @@ public static class ReviewCsv
         var problems = new List<string>();
         int invalid = 0;
 
+        using var sha256 = SHA256.Create();
+        string? digest = null;
         var config = new CsvConfiguration(CultureInfo.InvariantCulture)
         {
             DetectColumnCountChanges = false,
@@ -34,7 +36,9 @@ public static class ReviewCsv
         };
         try
         {
-            using var reader = new StreamReader(path, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            // The file is hashed as it is parsed (one pass over it, not two).
+            using var hashing = new CryptoStream(File.OpenRead(path), sha256, CryptoStreamMode.Read);
+            using var reader = new StreamReader(hashing, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
             using var csv = new CsvReader(reader, config);
             if (!csv.Read()) throw new DataFormatException($"{name}: the file is empty (expected a header with '{options.TextColumn}' and '{options.LabelColumn}').");
             csv.ReadHeader();
@@ -68,6 +72,9 @@ public static class ReviewCsv
                 labels.Add(label!.Value);
                 rows.Add(row);
             }
+            reader.ReadToEnd();   // CsvHelper stops at the last record; the hash needs every byte
+            hashing.Close();      // finalises the hash
+            digest = Convert.ToHexStringLower(sha256.Hash!);
         }
         catch (CsvHelperException e)
         {
@@ -81,7 +88,7 @@ public static class ReviewCsv
             throw new DataFormatException($"{name}: {invalid} invalid row{(invalid == 1 ? "" : "s")}: {string.Join("; ", problems)}{more} (labels must be positive/negative, pos/neg or 1/0; pass --skip-invalid-rows to skip them).");
         }
         if (texts.Count == 0) throw new DataFormatException($"{name}: no labelled reviews.");
-        return new ReviewSet(path, Sha256(path), texts, labels.ToArray(), rows.ToArray(), invalid);
+        return new ReviewSet(path, digest!, texts, labels.ToArray(), rows.ToArray(), invalid);
     }
 
     public static string Sha256(string path)

@@ -16,8 +16,6 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
     public BertForSequenceClassification Model => model;
     public IReadOnlyList<string> Labels => model.Config.Labels;
 
-    public Encoding[] Encode(IReadOnlyList<string?> texts) => tokenizer.EncodeAll(texts, maxLength);
-
     /// <summary>Probabilities (N, num_labels) for encoded texts.</summary>
     public float[][] Probabilities(IReadOnlyList<Encoding> encodings, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Blockbuster.Model;
+using Blockbuster.Model.Checkpoints;
 using Blockbuster.Model.Hub;
 using Blockbuster.Model.Lora;
 using Blockbuster.Training.Data;
@@ -214,8 +215,7 @@ public static class Trainer
         var trainable = new List<Parameter>();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            bool train = !lora || name.Contains(".lora_A.", StringComparison.Ordinal) || name.Contains(".lora_B.", StringComparison.Ordinal)
-                         || name.StartsWith("classifier.", StringComparison.Ordinal);
+            bool train = !lora || CheckpointLoader.IsLoraFactor(name) || name.StartsWith("classifier.", StringComparison.Ordinal);
             parameter.requires_grad = train;
             if (train) trainable.Add(parameter);
         }
