@@ -6,7 +6,8 @@ using Blockbuster.Benchmarks;
 //   minilm-parity                           MiniLM vs ONNX Runtime references: errors and forward time
 //   tokenize-time                           quick wall-clock of tokenizing the 50k reviews (median of 5)
 //   train-throughput [reviews] [--full-finetune] [--precision P]   trainer vs a bare TorchSharp loop
-//   step-profile | layer-probe | rng-probe | attention-probe | fill-probe   where training time goes
+//   step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe   where training time goes
+//   inference-probe | inference-attention-probe | eval-profile   where eval time goes
 //   bdn [BenchmarkDotNet args]              BenchmarkDotNet suites (e.g. --filter *Tokenize*)
 var command = args.Length > 0 ? args[0] : "help";
 switch (command)
@@ -17,6 +18,14 @@ switch (command)
         return StepProfile.Run(args);
     case "attention-probe":
         return AttentionProbe.Run();
+    case "attention-grad-probe":
+        return AttentionGradProbe.Run();
+    case "inference-probe":
+        return InferenceProbe.Run();
+    case "inference-attention-probe":
+        return InferenceAttentionProbe.Run();
+    case "eval-profile":
+        return EvalProfile.Run();
     case "rng-probe":
         return RngProbe.Run();
     case "layer-probe":
@@ -35,6 +44,6 @@ switch (command)
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
         return 0;
     default:
-        Console.WriteLine("usage: Blockbuster.Benchmarks minilm-parity | tokenizer-parity | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | fill-probe | bdn [--filter PATTERN]");
+        Console.WriteLine("usage: Blockbuster.Benchmarks minilm-parity | tokenizer-parity | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | inference-attention-probe | eval-profile | bdn [--filter PATTERN]");
         return command == "help" ? 0 : 2;
 }

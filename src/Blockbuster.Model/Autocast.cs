@@ -6,9 +6,9 @@ namespace Blockbuster.Model;
 /// <summary>
 /// A thread-local autocast like <c>torch.autocast</c>, which TorchSharp lacks. Inside
 /// <c>using (Autocast.Enable(ScalarType.BFloat16))</c>, linear layers cast their input and (fp32 master)
-/// weights to the compute dtype; everything else — LayerNorm, softmax in attention scores' residual
-/// path, the loss — runs in fp32 because residual sums promote back to fp32. Gradients flow through
-/// the casts to the fp32 parameters.
+/// weights to the compute dtype. LayerNorm and the loss run in fp32 because residual sums promote back
+/// to fp32; attention's softmax takes compute-dtype scores but accumulates in fp32 inside libtorch's
+/// kernel (see <see cref="BertSelfAttention"/>). Gradients flow through the casts to the fp32 parameters.
 /// </summary>
 public static class Autocast
 {

@@ -15,5 +15,5 @@ public sealed class BertAttention : nn.Module<Tensor, Tensor?, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden, Tensor? mask) => output.call(self.call(hidden, mask), hidden);
+    public override Tensor forward(Tensor hidden, Tensor? attentionBias) => output.call(self.call(hidden, attentionBias), hidden);
 }

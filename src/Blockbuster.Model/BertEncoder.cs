@@ -14,9 +14,9 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor?, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden, Tensor? mask)
+    public override Tensor forward(Tensor hidden, Tensor? attentionBias)
     {
-        foreach (var block in layer) hidden = block.call(hidden, mask);
+        foreach (var block in layer) hidden = block.call(hidden, attentionBias);
         return hidden;
     }
 }

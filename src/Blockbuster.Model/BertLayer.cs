@@ -17,9 +17,9 @@ public sealed class BertLayer : nn.Module<Tensor, Tensor?, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden, Tensor? mask)
+    public override Tensor forward(Tensor hidden, Tensor? attentionBias)
     {
-        var attended = attention.call(hidden, mask);             // (B, T, H)
+        var attended = attention.call(hidden, attentionBias);     // (B, T, H)
         return output.call(intermediate.call(attended), attended);
     }
 }

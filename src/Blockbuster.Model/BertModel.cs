@@ -23,11 +23,20 @@ public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, (Tensor LastHi
     /// <returns>last hidden state (B, T, H) and pooled output (B, H), both fp32</returns>
     public override (Tensor LastHiddenState, Tensor PoolerOutput) forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
     {
-        long B = inputIds.shape[0], T = inputIds.shape[1];
-        // (B, 1, 1, T), broadcast over heads and queries; none at all when nothing is padded (length-bucketed
-        // batches often are not), which lets attention skip the masking pass.
-        Tensor? mask = attentionMask.all().item<bool>() ? null : attentionMask.to(ScalarType.Bool).view(B, 1, 1, T);
-        var hidden = encoder.call(embeddings.call(inputIds, tokenTypeIds), mask);
+        var hidden = encoder.call(embeddings.call(inputIds, tokenTypeIds), AttentionBias(attentionMask));
         return (Autocast.Float(hidden), Autocast.Float(pooler.call(hidden)));
+    }
+
+    /// <summary>
+    /// The additive mask every layer adds to its attention scores: (B, 1, 1, T) in the compute dtype,
+    /// broadcast over heads and queries, 0 for tokens and -inf for padding. None at all when nothing is
+    /// padded (length-bucketed batches often are not), which saves attention a pass over its scores.
+    /// </summary>
+    static Tensor? AttentionBias(Tensor attentionMask)
+    {
+        if (attentionMask.all().item<bool>()) return null;
+        long B = attentionMask.shape[0], T = attentionMask.shape[1];
+        var padding = attentionMask.eq(0).view(B, 1, 1, T);
+        return zeros(B, 1, 1, T, Autocast.Dtype ?? ScalarType.Float32, attentionMask.device).masked_fill_(padding, float.NegativeInfinity);
     }
 }

@@ -26,27 +26,13 @@ public static class Evaluator
         var device = TorchRuntime.ResolveDevice(o.Device);
         var folder = await ModelFolder.ResolveForInferenceAsync(hub, o.Model, null, cancellationToken).ConfigureAwait(false);
 
-        // Data first: a missing or changed file should fail before the model loads.
-        ReviewSet reviews;
-        string source;
+        // The CSV is parsed and hashed (~1 s for IMDB in a fresh process) while LibTorch starts and the model
+        // loads; missing files are still reported before anything loads.
         bool savedSplit = o.Data is null;
-        if (savedSplit)
-        {
-            var splitPath = Path.Combine(folder, SplitRecord.FileName);
-            if (!File.Exists(splitPath))
-                throw new DataFormatException($"{folder} has no {SplitRecord.FileName} (it was not written by 'blockbuster train'); pass --data PATH to score a labelled CSV.");
-            var split = SplitRecord.Load(splitPath);
-            (_, reviews) = DataPreparation.FromSplit(split);
-            source = $"held-out split of {Path.GetFileName(split.DataPath)} ({reviews.Count:N0} reviews)";
-        }
-        else
-        {
-            reviews = ReviewCsv.Read(o.Data!, new ReviewCsvOptions(o.TextColumn, o.LabelColumn, o.SkipInvalidRows));
-            source = $"{Path.GetFileName(o.Data)} ({reviews.Count:N0} reviews{(reviews.SkippedRows > 0 ? $", {reviews.SkippedRows:N0} invalid rows skipped" : "")})";
-        }
-
+        var reading = savedSplit ? ReadSavedSplit(folder) : ReadCsv(o);
         var loaded = await ModelFolder.ForInferenceAsync(hub, folder, null, cancellationToken).ConfigureAwait(false);
         using var model = loaded.Model;
+        var (reviews, source) = await reading.ConfigureAwait(false);
         if (!(model.Config.NumLabels == 2 && model.Config.Labels.Contains("positive")))
             throw new ModelFormatException($"{folder}: eval needs a two-label sentiment model with a 'positive' label; this one has {string.Join(", ", model.Config.Labels)}.");
         model.to(device);
@@ -76,6 +62,31 @@ public static class Evaluator
 
         return new EvalReport(metrics, SentimentLabel.Names, source, folder, loaded.Kind, loadTime, scoring.Elapsed,
             reviews.Count / Math.Max(scoring.Elapsed.TotalSeconds, 1e-9), precision.Name, png, o.PredictionsPath);
+    }
+
+    static Task<(ReviewSet Reviews, string Source)> ReadSavedSplit(string folder)
+    {
+        var splitPath = Path.Combine(folder, SplitRecord.FileName);
+        if (!File.Exists(splitPath))
+            throw new DataFormatException($"{folder} has no {SplitRecord.FileName} (it was not written by 'blockbuster train'); pass --data PATH to score a labelled CSV.");
+        var split = SplitRecord.Load(splitPath);
+        DataPreparation.CheckDataExists(split);
+        return Task.Run(() =>
+        {
+            var (_, test) = DataPreparation.FromSplit(split);
+            return (test, $"held-out split of {Path.GetFileName(split.DataPath)} ({test.Count:N0} reviews)");
+        });
+    }
+
+    static Task<(ReviewSet Reviews, string Source)> ReadCsv(EvalOptions o)
+    {
+        if (!File.Exists(o.Data)) throw new DataFormatException($"{o.Data}: file not found.");
+        return Task.Run(() =>
+        {
+            var reviews = ReviewCsv.Read(o.Data!, new ReviewCsvOptions(o.TextColumn, o.LabelColumn, o.SkipInvalidRows));
+            var skipped = reviews.SkippedRows > 0 ? $", {reviews.SkippedRows:N0} invalid rows skipped" : "";
+            return (reviews, $"{Path.GetFileName(o.Data)} ({reviews.Count:N0} reviews{skipped})");
+        });
     }
 
     static void WritePredictions(string path, ReviewSet reviews, IReadOnlyList<double> positiveProbability) =>

@@ -5,7 +5,7 @@ namespace Blockbuster.Training;
 /// <summary>
 /// Mixed precision as torch.autocast + GradScaler would do it, which TorchSharp lacks: fp32 master
 /// weights always; matmuls in bf16 (CPUs with AVX-512 BF16 or AMX) or fp16 (CUDA, with dynamic loss
-/// scaling); LayerNorm, softmax and the loss in fp32. <c>auto</c>: CUDA → fp16, CPU with bf16 → bf16, else fp32.
+/// scaling); LayerNorm and the loss in fp32, attention softmax accumulated in fp32. <c>auto</c>: CUDA → fp16, CPU with bf16 → bf16, else fp32.
 /// </summary>
 public sealed record PrecisionPolicy(string Name, ScalarType? ComputeDtype, bool UsesLossScaling)
 {
