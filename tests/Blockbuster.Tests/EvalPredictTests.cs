@@ -101,11 +101,13 @@ public class EvalPredictTests(TrainedTinyModel trained) : IClassFixture<TrainedT
         PytorchBinFile.Write(Path.Combine(plain, "pytorch_model.bin"), SafetensorsFile.Read(Path.Combine(trained.Output, "model.safetensors")));
         var fromPlain = await Predict(plain, texts);
 
-        // A PEFT adapter folder: adapter_config.json + adapter_model.safetensors over the base it names.
+        // A PEFT adapter folder: adapter_config.json + adapter_model.safetensors over the base it names
+        // (only those two files, as PEFT's save_pretrained writes them; the tokenizer comes from the base).
         var adapter = trained.Dir.File("adapter");
         Directory.CreateDirectory(adapter);
-        foreach (var f in new[] { "adapter_config.json", "adapter_model.safetensors" }) File.Copy(Path.Combine(trained.Output, f), Path.Combine(adapter, f));
+        foreach (var f in new[] { "adapter_config.json", "adapter_model.safetensors" }) File.Copy(Path.Combine(trained.Output, "adapter", f), Path.Combine(adapter, f));
         var fromAdapter = await Predict(adapter, texts);
+        var fromAdapterAsWritten = await Predict(Path.Combine(trained.Output, "adapter"), texts);
 
         Assert.Equal(["positive", "negative"], fromTrain.Select(p => p.Label));
         for (int i = 0; i < texts.Length; i++)
@@ -114,6 +116,7 @@ public class EvalPredictTests(TrainedTinyModel trained) : IClassFixture<TrainedT
             Assert.Equal(fromTrain[i].Probability, fromPlain[i].Probability, 12);
             Assert.Equal(fromTrain[i].Label, fromAdapter[i].Label);
             Assert.Equal(fromTrain[i].Probability, fromAdapter[i].Probability, 5);
+            Assert.Equal(fromAdapter[i].Probability, fromAdapterAsWritten[i].Probability, 12);
         }
     }
 

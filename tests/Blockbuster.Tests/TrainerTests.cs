@@ -53,18 +53,31 @@ public class TrainerTests
     }
 
     [Fact]
-    public async Task Lora_run_writes_a_peft_adapter_beside_the_merged_model()
+    public async Task Lora_run_writes_a_peft_adapter_folder_beside_the_merged_model()
     {
         using var dir = new TempDir();
         var o = Options(dir, "out") with { FullFinetune = false, Epochs = 1 };
         await Trainer.RunAsync(o, OfflineHub(dir));
-        using var adapter = JsonDocument.Parse(File.ReadAllText(Path.Combine(o.Output, "adapter_config.json")));
+        // The adapter has a folder of its own: transformers would apply an adapter_config.json beside
+        // model.safetensors on top of the merged weights.
+        Assert.False(File.Exists(Path.Combine(o.Output, "adapter_config.json")));
+        using var adapter = JsonDocument.Parse(File.ReadAllText(Path.Combine(o.Output, "adapter", "adapter_config.json")));
         Assert.Equal(Path.GetFullPath(o.Model), adapter.RootElement.GetProperty("base_model_name_or_path").GetString());
         Assert.Equal("SEQ_CLS", adapter.RootElement.GetProperty("task_type").GetString());
-        var keys = Blockbuster.Model.Checkpoints.SafetensorsFile.ReadHeader(Path.Combine(o.Output, "adapter_model.safetensors")).Keys.Order().ToArray();
+        var keys = Blockbuster.Model.Checkpoints.SafetensorsFile.ReadHeader(Path.Combine(o.Output, "adapter", "adapter_model.safetensors")).Keys.Order().ToArray();
         Assert.Contains("base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight", keys);
         Assert.Contains("base_model.model.classifier.weight", keys);
         Assert.Equal(2 * 2 * 2 + 2, keys.Length);
+    }
+
+    [Fact]
+    public async Task Lora_from_scratch_writes_no_adapter_since_its_base_weights_were_random()
+    {
+        using var dir = new TempDir();
+        var o = Options(dir, "out", reviews: 96) with { FullFinetune = false, FromScratch = true, Epochs = 1 };
+        await Trainer.RunAsync(o, OfflineHub(dir));
+        Assert.True(File.Exists(Path.Combine(o.Output, "model.safetensors")));
+        Assert.False(Directory.Exists(Path.Combine(o.Output, "adapter")));
     }
 
     [Fact]

@@ -11,7 +11,7 @@ namespace Blockbuster.Training;
 /// Writes the <c>--output</c> folder as one unit: everything goes into a temporary sibling folder,
 /// which then replaces the old one by rename, so an interrupted write never leaves a half folder.
 /// Contents: a transformers-loadable classifier (config.json + model.safetensors, LoRA merged), the PEFT
-/// adapter (adapter_config.json + adapter_model.safetensors), tokenizer files, training_args.json,
+/// adapter in adapter/ (adapter_config.json + adapter_model.safetensors + tokenizer), tokenizer files, training_args.json,
 /// split.json, metrics.json, training_log.jsonl, training_curves.png and the resume checkpoint.
 /// </summary>
 public static class OutputFolder
@@ -20,6 +20,7 @@ public static class OutputFolder
     public const string LogFile = "training_log.jsonl";
     public const string ArgsFile = "training_args.json";
     public const string CurvesFile = "training_curves.png";
+    public const string AdapterFolder = "adapter";
 
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
@@ -68,16 +69,19 @@ public static class OutputFolder
         using var scope = NewDisposeScope();
         s.Model.Config.Save(Path.Combine(folder, ModelFolder.Config));
         SafetensorsFile.Write(Path.Combine(folder, ModelFolder.Safetensors), ModelExport.MergedStateDict(s.Model));
-        if (s.Model.LoraConfig is { } lora)
+        WriteTokenizer(folder, s);
+        // From scratch there is no checkpoint for an adapter to sit on (the base weights were random), so
+        // only the merged model is written.
+        if (s.Model.LoraConfig is { } lora && !s.Options.FromScratch)
         {
-            (lora with { BaseModelNameOrPath = s.BaseModelName, InferenceMode = true }).Save(Path.Combine(folder, ModelFolder.AdapterConfig));
-            SafetensorsFile.Write(Path.Combine(folder, ModelFolder.AdapterWeights), ModelExport.AdapterStateDict(s.Model));
+            // In a folder of its own: transformers treats a folder holding adapter_config.json as an adapter
+            // and would apply it on top of the merged weights (seen with transformers 5.17 + PEFT 0.21).
+            var adapter = Path.Combine(folder, AdapterFolder);
+            Directory.CreateDirectory(adapter);
+            (lora with { BaseModelNameOrPath = s.BaseModelName, InferenceMode = true }).Save(Path.Combine(adapter, ModelFolder.AdapterConfig));
+            SafetensorsFile.Write(Path.Combine(adapter, ModelFolder.AdapterWeights), ModelExport.AdapterStateDict(s.Model));
+            WriteTokenizer(adapter, s);
         }
-        // Copied by content, not File.Copy: that would keep a read-only mode from a read-only source.
-        File.WriteAllBytes(Path.Combine(folder, ModelFolder.Vocab), File.ReadAllBytes(Path.Combine(s.BaseFolder, ModelFolder.Vocab)));
-        var tokenizerConfig = Path.Combine(s.BaseFolder, ModelFolder.TokenizerConfig);
-        if (File.Exists(tokenizerConfig)) File.WriteAllBytes(Path.Combine(folder, ModelFolder.TokenizerConfig), File.ReadAllBytes(tokenizerConfig));
-        else File.WriteAllText(Path.Combine(folder, ModelFolder.TokenizerConfig), DefaultTokenizerConfig(s.Options.MaxLength));
 
         File.WriteAllText(Path.Combine(folder, ArgsFile), JsonSerializer.Serialize(TrainingArgsJson(s.Options), Indented));
         File.WriteAllText(Path.Combine(folder, SplitRecord.FileName), s.Split.ToJson());
@@ -93,6 +97,15 @@ public static class OutputFolder
         using (var writer = new BinaryWriter(File.Create(Path.Combine(checkpoint, TrainerState.OptimizerFile))))
             s.Optimizer.save_state_dict(writer);
         SafetensorsFile.Write(Path.Combine(checkpoint, TrainerState.RngFile), new Dictionary<string, Tensor> { ["cpu"] = random.get_rng_state() });
+    }
+
+    static void WriteTokenizer(string folder, Snapshot s)
+    {
+        // Copied by content, not File.Copy: that would keep a read-only mode from a read-only source.
+        File.WriteAllBytes(Path.Combine(folder, ModelFolder.Vocab), File.ReadAllBytes(Path.Combine(s.BaseFolder, ModelFolder.Vocab)));
+        var tokenizerConfig = Path.Combine(s.BaseFolder, ModelFolder.TokenizerConfig);
+        if (File.Exists(tokenizerConfig)) File.WriteAllBytes(Path.Combine(folder, ModelFolder.TokenizerConfig), File.ReadAllBytes(tokenizerConfig));
+        else File.WriteAllText(Path.Combine(folder, ModelFolder.TokenizerConfig), DefaultTokenizerConfig(s.Options.MaxLength));
     }
 
     /// <summary>Loads model weights, optimizer state and RNG state saved by <see cref="Write"/>.</summary>
