@@ -8,12 +8,13 @@ namespace Blockbuster.Model;
 /// </summary>
 /// <remarks>
 /// Written out rather than <c>scaled_dot_product_attention</c>, measured with the attention-grad-probe
-/// benchmark on 2 cores (B=16, bf16): libtorch's fused CPU attention is slower at inference (7.1 vs 4.3 ms
-/// at T=256, 20.6 vs 13.8 ms at T=512) and draws its dropout mask with the slow CPU Bernoulli sampler in
-/// training. The softmax runs on the compute dtype: libtorch's CPU kernel loads bf16 rows into fp32,
-/// takes max, exp and sum in fp32 and rounds the output once (forward and backward; CUDA's kernel
-/// accumulates in fp32 too), so it is autocast's fp32 softmax without an fp32 (B, nh, T, T) copy and
-/// two casts each way, which made training attention ~30% slower.
+/// benchmark on 2 cores (B=16, bf16): libtorch's fused CPU attention is slower at inference on short
+/// batches (7.1 vs 4.3 ms at T=256) and draws its dropout mask with the slow CPU Bernoulli sampler in
+/// training. Long batches at inference do use it (<see cref="FusedFromLength"/>). The softmax runs on the
+/// compute dtype: libtorch's CPU kernel loads bf16 rows into fp32, takes max, exp and sum in fp32 and
+/// rounds the output once (forward and backward; CUDA's kernel accumulates in fp32 too), so it is
+/// autocast's fp32 softmax without an fp32 (B, nh, T, T) copy and two casts each way, which made
+/// training attention ~30% slower.
 /// </remarks>
 public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
 {
@@ -21,6 +22,14 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
     public readonly nn.Module<Tensor, Tensor> key;
     public readonly nn.Module<Tensor, Tensor> value;
     public readonly FastDropout dropout;   // on the attention probabilities, as in HF
+
+    /// <summary>
+    /// From this length on, inference uses libtorch's fused attention, which works block by block instead of
+    /// materialising (B, nh, T, T) scores: the written-out path is faster on shorter batches, but at T=512 its
+    /// score tensors grew the eval command's peak memory from 1.3 to 2.1 GB and the training recipe's (which
+    /// scores the held-out split each epoch) from 1.7 to 3.0–3.4 GB.
+    /// </summary>
+    public const int FusedFromLength = 384;
 
     readonly int numHeads;
     readonly int headSize;
@@ -53,6 +62,9 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
         var q = Heads(query);
         var k = Heads(key);
         var v = Heads(value);
+        if (!training && T >= FusedFromLength)
+            return nn.functional.scaled_dot_product_attention(q, k, v, attentionBias)
+                .transpose(1, 2).reshape(B, T, numHeads * headSize);                              // (B, T, H)
         // Scaling q (B, nh, T, hs) costs T/hs times less than scaling the scores; adding the bias in place is
         // safe for autograd (matmul's backward needs q and k, not its output).
         var scores = q.mul(1.0 / Math.Sqrt(headSize)).matmul(k.transpose(-1, -2));             // (B, nh, T, T)

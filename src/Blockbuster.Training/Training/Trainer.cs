@@ -183,9 +183,7 @@ public static class Trainer
             var evalProgress = progress is null ? null : new Progress<int>(done => progress.Report(new EvaluationProgress(epoch, done, test.Count)));
             // Not cancellable: Ctrl+C during the evaluation lets it finish, so the epoch's checkpoint is written
             // and the interruption is taken at the next step boundary.
-            NativeMemory.ReleaseFreePages();
             var (metrics, _) = predictor.Evaluate(testEncodings, test.Labels, evalProgress, CancellationToken.None);
-            NativeMemory.ReleaseFreePages();
             model.train();
             lastMetrics = metrics;
             accuracies.Add((globalStep, metrics.Accuracy));
