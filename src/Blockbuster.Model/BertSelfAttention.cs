@@ -62,18 +62,20 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
         var q = Heads(query);
         var k = Heads(key);
         var v = Heads(value);
-        if (!training && T >= FusedFromLength)
-            return nn.functional.scaled_dot_product_attention(q, k, v, attentionBias)
-                .transpose(1, 2).reshape(B, T, numHeads * headSize);                              // (B, T, H)
+        var context = !training && T >= FusedFromLength
+            ? nn.functional.scaled_dot_product_attention(q, k, v, attentionBias)
+            : WrittenOut(q, k, v, attentionBias);                                                 // (B, nh, T, hs)
+        return context.transpose(1, 2).reshape(B, T, numHeads * headSize);                        // (B, T, H)
+    }
+
+    Tensor WrittenOut(Tensor q, Tensor k, Tensor v, Tensor? attentionBias)
+    {
         // Scaling q (B, nh, T, hs) costs T/hs times less than scaling the scores; adding the bias in place is
         // safe for autograd (matmul's backward needs q and k, not its output).
         var scores = q.mul(1.0 / Math.Sqrt(headSize)).matmul(k.transpose(-1, -2));             // (B, nh, T, T)
         if (attentionBias is not null) scores.add_(attentionBias);
         var probabilities = scores.softmax(-1);                                                 // fp32 inside the kernel
-        var context = training && attentionDropout > 0
-            ? DropoutThenValues(probabilities, v)
-            : probabilities.matmul(v);                                                          // (B, nh, T, hs)
-        return context.transpose(1, 2).reshape(B, T, numHeads * headSize);                        // (B, T, H)
+        return training && attentionDropout > 0 ? DropoutThenValues(probabilities, v) : probabilities.matmul(v);
     }
 
     /// <summary>

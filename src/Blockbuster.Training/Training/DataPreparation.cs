@@ -23,7 +23,7 @@ public static class DataPreparation
         return (train, test, split);
     }
 
-    /// <summary>Re-reads the reviews a saved split names, checking the file is the one training used.</summary>
+    /// <summary>Fails with one line when the CSV a saved split names is gone.</summary>
     public static void CheckDataExists(SplitRecord split, string? dataOverride = null)
     {
         var path = dataOverride ?? split.DataPath;
@@ -31,10 +31,11 @@ public static class DataPreparation
             throw new DataFormatException($"{path}: the data file recorded in split.json is missing; pass --data PATH to score a CSV.");
     }
 
+    /// <summary>Re-reads the reviews a saved split names, checking the file is the one training used.</summary>
     public static (ReviewSet Train, ReviewSet Test) FromSplit(SplitRecord split, string? dataOverride = null)
     {
-        var path = dataOverride ?? split.DataPath;
         CheckDataExists(split, dataOverride);
+        var path = dataOverride ?? split.DataPath;
         var all = ReviewCsv.Read(path, new ReviewCsvOptions(split.TextColumn, split.LabelColumn, split.SkipInvalidRows));
         if (!string.Equals(all.Sha256, split.DataSha256, StringComparison.OrdinalIgnoreCase))
             throw new DataFormatException($"{path}: the file changed since training (sha256 {all.Sha256[..12]}… ≠ recorded {split.DataSha256[..Math.Min(12, split.DataSha256.Length)]}…); pass --data PATH to score it as a new CSV.");
