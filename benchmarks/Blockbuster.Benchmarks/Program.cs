@@ -24,6 +24,10 @@ switch (command)
         return InferenceProbe.Run();
     case "inference-attention-probe":
         return InferenceAttentionProbe.Run();
+    case "workers-probe":
+        return WorkersProbe.Run(args);
+    case "train-workers-probe":
+        return TrainWorkersProbe.Run(args);
     case "eval-profile":
         return EvalProfile.Run();
     case "rng-probe":
