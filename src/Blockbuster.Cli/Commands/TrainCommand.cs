@@ -26,7 +26,7 @@ public static class TrainCommand
     internal static readonly Option<int> BatchSize = new("--batch-size") { Description = "reviews per micro-batch", DefaultValueFactory = _ => Defaults.BatchSize };
     internal static readonly Option<int> GradientAccumulation = new("--gradient-accumulation") { Description = "micro-batches per optimizer step", DefaultValueFactory = _ => Defaults.GradientAccumulation };
     internal static readonly Option<double> MaxGradNorm = new("--max-grad-norm") { Description = "gradient clipping norm", DefaultValueFactory = _ => Defaults.MaxGradNorm };
-    internal static readonly Option<int> EvalBatchSize = new("--eval-batch-size") { Description = "reviews per held-out evaluation batch, per worker (two workers of 16 keep the recipe under 2 GB)", DefaultValueFactory = _ => Defaults.EvalBatchSize };
+    internal static readonly Option<int> EvalBatchSize = new("--eval-batch-size") { Description = "reviews per held-out evaluation batch; two workers take one each (small batches keep the recipe under 2 GB at the same speed)", DefaultValueFactory = _ => Defaults.EvalBatchSize };
     internal static readonly Option<int> LoraR = new("--lora-r") { Description = "LoRA rank", DefaultValueFactory = _ => Defaults.LoraR };
     internal static readonly Option<double> LoraAlpha = new("--lora-alpha") { Description = "LoRA alpha (scaling = alpha / r)", DefaultValueFactory = _ => Defaults.LoraAlpha };
     internal static readonly Option<double> LoraDropout = new("--lora-dropout") { Description = "dropout on the LoRA input", DefaultValueFactory = _ => Defaults.LoraDropout };

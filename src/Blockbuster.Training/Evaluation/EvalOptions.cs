@@ -6,7 +6,7 @@ namespace Blockbuster.Training.Evaluation;
 /// <param name="PredictionsPath">a CSV to write text, label, predicted label and probability to</param>
 public sealed record EvalOptions(
     string Model = "./blockbuster-model", string? Data = null, string TextColumn = "review", string LabelColumn = "sentiment",
-    bool SkipInvalidRows = false, int? MaxLength = null, int BatchSize = 32, string Device = "auto", int Threads = 0,
+    bool SkipInvalidRows = false, int? MaxLength = null, int BatchSize = 16, string Device = "auto", int Threads = 0,
     string Precision = "auto", string? PredictionsPath = null);
 
 /// <summary>The result of an evaluation.</summary>

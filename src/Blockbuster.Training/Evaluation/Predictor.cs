@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using Blockbuster.Model;
 using Blockbuster.Training.Data;
 using Blockbuster.Training.Tokenization;
@@ -16,12 +15,13 @@ namespace Blockbuster.Training.Evaluation;
 /// A bert-tiny forward pass is many small ops (128-wide matmuls, LayerNorms, casts), and splitting each
 /// one across both cores left them idle at every op boundary: on 2 cores, two single-threaded workers
 /// scored the 10k held-out reviews in 18.4 s where one two-threaded loop took 21.5 s
-/// (<c>Blockbuster.Benchmarks workers-probe</c>). Training keeps one loop: its larger backward matmuls
-/// split well, and two workers were no faster there (<c>train-workers-probe</c>).
+/// (<c>Blockbuster.Benchmarks workers-probe</c>, batches of 64). Batches of 8 to 32 scored as fast, and the
+/// smaller ones hold far less memory (eval: 0.7 GB at 8, 1.2 GB at 32). Training keeps one loop: its larger
+/// backward matmuls split well, and two workers were no faster there (<c>train-workers-probe</c>).
 /// </remarks>
-/// <param name="workers">batches scored side by side; null: two on CPU with two or more threads, else one</param>
+/// <param name="workers">batches scored side by side, 1 or 2; null: two on CPU with two or more threads, else one</param>
 public sealed class Predictor(BertForSequenceClassification model, BertWordPieceTokenizer tokenizer, Device device,
-                              PrecisionPolicy precision, int maxLength, int batchSize = 32, int? workers = null)
+                              PrecisionPolicy precision, int maxLength, int batchSize = 16, int? workers = null)
 {
     public BertForSequenceClassification Model => model;
     public IReadOnlyList<string> Labels => model.Config.Labels;
@@ -33,8 +33,10 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
         if (encodings.Count == 0) return result;
         var batches = LengthBucketSampler.Sorted(encodings.Select(e => e.Ids.Length).ToArray(), batchSize);
         int threads = get_num_threads();
+        if (workers is not (null or 1 or 2)) throw new ArgumentOutOfRangeException(nameof(workers), "one or two workers");
         int parallel = Math.Min(workers ?? (device.type == TorchSharp.DeviceType.CPU && threads >= 2 ? 2 : 1), batches.Count);
         int next = -1, done = 0;
+        bool failed = false;
         var progressLock = new object();
 
         void Work()
@@ -42,10 +44,18 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
             using var _ = no_grad();
             using var cast = Autocast.Enable(precision.ComputeDtype);
             int b;
-            while ((b = Interlocked.Increment(ref next)) < batches.Count)
+            while ((b = Interlocked.Increment(ref next)) < batches.Count && !Volatile.Read(ref failed))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                Score(batches[b], encodings, result);
+                try
+                {
+                    Score(batches[b], encodings, result);
+                }
+                catch
+                {
+                    Volatile.Write(ref failed, true);   // the other worker stops at its next batch
+                    throw;
+                }
                 lock (progressLock)   // counted and reported together, so the reported totals only grow
                 {
                     done += batches[b].Length;
@@ -59,7 +69,7 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
         try
         {
             if (parallel == 1) Work();
-            else RunWorkers(parallel, Math.Max(1, threads / parallel), Work);
+            else RunSideBySide(Math.Max(1, threads / 2), Work);
         }
         finally
         {
@@ -81,33 +91,30 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
     }
 
     /// <summary>
-    /// Runs <paramref name="work"/> on the calling thread and <paramref name="count"/> - 1 new ones, each
+    /// Runs <paramref name="work"/> on the calling thread and on <see cref="InferenceHelperThread"/>, each
     /// limited to <paramref name="threadsEach"/> intra-op threads (LibTorch's count is per calling thread),
-    /// and rethrows the first failure. The calling thread takes part so that only one new thread allocates:
-    /// glibc gives each allocating thread its own heap arena, which keeps its peak.
+    /// and rethrows the first failure.
     /// </summary>
-    static void RunWorkers(int count, int threadsEach, Action work)
+    static void RunSideBySide(int threadsEach, Action work)
     {
-        ExceptionDispatchInfo? failure = null;
-        void Guarded()
+        void Limited()
         {
-            try
-            {
-                set_num_threads(threadsEach);
-                work();
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
-            }
+            set_num_threads(threadsEach);
+            work();
         }
         int restore = get_num_threads();
-        var helpers = Enumerable.Range(1, count - 1).Select(_ => new Thread(Guarded) { IsBackground = true }).ToList();
-        helpers.ForEach(t => t.Start());
-        Guarded();
-        helpers.ForEach(t => t.Join());
-        set_num_threads(restore);
-        failure?.Throw();
+        var helper = InferenceHelperThread.Run(Limited);
+        try
+        {
+            Limited();
+        }
+        finally
+        {
+            // The helper finishes its batch before anything else touches the model, whether or not this thread failed.
+            ((IAsyncResult)helper).AsyncWaitHandle.WaitOne();
+            set_num_threads(restore);
+        }
+        helper.GetAwaiter().GetResult();   // the helper's failure, as thrown
     }
 
     /// <summary>Scores labelled encodings; positive class = label 1.</summary>

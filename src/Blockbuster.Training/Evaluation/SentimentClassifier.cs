@@ -6,7 +6,7 @@ using TorchSharp;
 namespace Blockbuster.Training.Evaluation;
 
 /// <summary>What <c>blockbuster predict</c> takes besides the texts.</summary>
-public sealed record PredictOptions(string Model = "./blockbuster-model", int? MaxLength = null, int BatchSize = 32,
+public sealed record PredictOptions(string Model = "./blockbuster-model", int? MaxLength = null, int BatchSize = 16,
                                     string Device = "auto", int Threads = 0, string Precision = "auto");
 
 /// <summary>One text's prediction. <see cref="Label"/> is null for an empty text, which gets no prediction.</summary>

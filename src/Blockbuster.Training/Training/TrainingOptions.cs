@@ -31,7 +31,7 @@ public sealed record TrainingOptions
     [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 16;
     [JsonPropertyName("gradient_accumulation_steps")] public int GradientAccumulation { get; init; } = 2;
     [JsonPropertyName("max_grad_norm")] public double MaxGradNorm { get; init; } = 1.0;
-    [JsonPropertyName("eval_batch_size")] public int EvalBatchSize { get; init; } = 16;
+    [JsonPropertyName("eval_batch_size")] public int EvalBatchSize { get; init; } = 8;
     [JsonPropertyName("lora_r")] public int LoraR { get; init; } = 8;
     [JsonPropertyName("lora_alpha")] public double LoraAlpha { get; init; } = 16;
     [JsonPropertyName("lora_dropout")] public double LoraDropout { get; init; } = 0.1;
