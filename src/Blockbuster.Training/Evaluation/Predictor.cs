@@ -92,8 +92,8 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
 
     /// <summary>
     /// Runs <paramref name="work"/> on the calling thread and on <see cref="InferenceHelperThread"/>, each
-    /// limited to <paramref name="threadsEach"/> intra-op threads (LibTorch's count is per calling thread),
-    /// and rethrows the first failure.
+    /// limited to <paramref name="threadsEach"/> intra-op threads (LibTorch's count is per calling thread);
+    /// rethrows this thread's failure, else the helper's.
     /// </summary>
     static void RunSideBySide(int threadsEach, Action work)
     {
