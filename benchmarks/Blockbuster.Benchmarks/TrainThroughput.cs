@@ -35,7 +35,11 @@ static class TrainThroughput
             // Ours: steady-state tokens/s between step 5 and the last step (no eval, no checkpoint writing).
             var steps = new List<StepCompleted>();
             var hub = new HubClient(HubOptions.FromEnvironment() with { Offline = true });
+            var collections = Enumerable.Range(0, 3).Select(GC.CollectionCount).ToArray();
+            var pause = GC.GetTotalPauseDuration();
             await Trainer.RunAsync(options, hub, new SyncProgress<TrainingEvent>(e => { if (e is StepCompleted s) steps.Add(s); }));
+            var gcs = Enumerable.Range(0, 3).Select(g => GC.CollectionCount(g) - collections[g]).ToArray();
+            pause = GC.GetTotalPauseDuration() - pause;
             var (first, last) = (steps[4], steps[^1]);
             double ours = (last.TokensSoFar - first.TokensSoFar) / (last.Elapsed - first.Elapsed).TotalSeconds;
 
@@ -44,6 +48,7 @@ static class TrainThroughput
             Console.WriteLine($"  bare loop, first pass (warm-up):             {cold,10:N0} tokens/s");
             Console.WriteLine($"  bare TorchSharp forward+backward+step loop: {bare,10:N0} tokens/s");
             Console.WriteLine($"  blockbuster Trainer:                         {ours,10:N0} tokens/s  ({ours / bare:P1} of the bare loop)");
+            Console.WriteLine($"  .NET GCs during the trainer run: gen0 {gcs[0]}, gen1 {gcs[1]}, gen2 {gcs[2]}; pauses {pause.TotalMilliseconds:F0} ms");
             return 0;
         }
         finally
