@@ -10,7 +10,7 @@ namespace Blockbuster.Model;
 /// Written out rather than <c>scaled_dot_product_attention</c>, measured with the attention-grad-probe
 /// benchmark on 2 cores (B=16, bf16): libtorch's fused CPU attention is slower at inference on short
 /// batches (7.1 vs 4.3 ms at T=256) and draws its dropout mask with the slow CPU Bernoulli sampler in
-/// training. Long batches at inference do use it (<see cref="FusedFromLength"/>). The softmax runs on the
+/// training. Large batches at inference do use it (<see cref="FusedAboveScores"/>). The softmax runs on the
 /// compute dtype: libtorch's CPU kernel loads bf16 rows into fp32, takes max, exp and sum in fp32 and
 /// rounds the output once (forward and backward; CUDA's kernel accumulates in fp32 too), so it is
 /// autocast's fp32 softmax without an fp32 (B, nh, T, T) copy and two casts each way, which made
@@ -24,12 +24,13 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
     public readonly FastDropout dropout;   // on the attention probabilities, as in HF
 
     /// <summary>
-    /// From this length on, inference uses libtorch's fused attention, which works block by block instead of
-    /// materialising (B, nh, T, T) scores: the written-out path is faster on shorter batches, but at T=512 its
-    /// score tensors grew the eval command's peak memory from 1.3 to 2.1 GB and the training recipe's (which
-    /// scores the held-out split each epoch) from 1.7 to 3.0–3.4 GB.
+    /// Inference uses libtorch's fused attention, which works block by block instead of materialising the
+    /// (B, nh, T, T) scores, once those scores would pass this many elements (16 MB in bf16). Below it the
+    /// written-out path is faster (10k held-out reviews in batches of 8: 15.8 vs 16.9 s when T ≥ 384 batches
+    /// were fused); above it the score tensors cost memory: with batches of 64 at T=512 they grew the eval
+    /// command's peak from 1.3 to 2.1 GB, and the training recipe's from 1.7 to 3.0–3.4 GB.
     /// </summary>
-    public const int FusedFromLength = 384;
+    public const long FusedAboveScores = 1L << 23;
 
     readonly int numHeads;
     readonly int headSize;
@@ -62,7 +63,7 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
         var q = Heads(query);
         var k = Heads(key);
         var v = Heads(value);
-        var context = !training && T >= FusedFromLength
+        var context = !training && B * numHeads * T * T > FusedAboveScores
             ? nn.functional.scaled_dot_product_attention(q, k, v, attentionBias)
             : WrittenOut(q, k, v, attentionBias);                                                 // (B, nh, T, hs)
         return context.transpose(1, 2).reshape(B, T, numHeads * headSize);                        // (B, T, H)

@@ -5,16 +5,17 @@ namespace Blockbuster.Tests;
 
 /// <summary>
 /// The additive attention bias: padding a sequence must not change its hidden states, in fp32 and bf16, on
-/// the written-out attention (short batches) and the fused one inference uses for long batches.
+/// the written-out attention (small batches) and the fused one inference uses for large ones.
 /// </summary>
 public class PaddingTests
 {
     [Theory]
-    [InlineData(ScalarType.Float32, 6, 1e-5)]
-    [InlineData(ScalarType.BFloat16, 6, 1e-3)]
-    [InlineData(ScalarType.Float32, BertSelfAttention.FusedFromLength / 2, 1e-4)]
-    [InlineData(ScalarType.BFloat16, BertSelfAttention.FusedFromLength / 2, 8e-2)]   // fused vs written-out kernels round differently
-    public void Padding_does_not_change_the_hidden_states(ScalarType dtype, int length, double tolerance)
+    [InlineData(ScalarType.Float32, 6, 1, 1e-5)]
+    [InlineData(ScalarType.BFloat16, 6, 1, 1e-3)]
+    // 17 rows of 2 heads × 512² scores pass FusedAboveScores: the fused inference path.
+    [InlineData(ScalarType.Float32, 256, 16, 1e-4)]
+    [InlineData(ScalarType.BFloat16, 256, 16, 8e-2)]   // fused vs written-out kernels round differently
+    public void Padding_does_not_change_the_hidden_states(ScalarType dtype, int length, int fullRows, double tolerance)
     {
         using var generator = new Generator(3);   // its own generator: other tests may draw from the global one meanwhile
         using var model = new BertForSequenceClassification(TinyModels.Config() with { MaxPositionEmbeddings = 512 });
@@ -26,17 +27,17 @@ public class PaddingTests
         var ids = randint(5, 120, [1, length], generator: generator);
         var alone = model.bert.call(ids, ones(1, length, ScalarType.Int64), zeros(1, length, ScalarType.Int64)).LastHiddenState[0];   // (length, H)
 
-        // The same sequence padded to twice its length next to a full-length one: the bias must hide the
-        // [PAD] keys (half of them). At 2 × FusedFromLength / 2 the batch takes the fused inference path.
-        int T = 2 * length;
-        var padded = cat([cat([ids, zeros(1, length, ScalarType.Int64)], 1), randint(5, 120, [1, T], generator: generator)], 0);
-        var mask = cat([cat([ones(1, length, ScalarType.Int64), zeros(1, length, ScalarType.Int64)], 1), ones(1, T, ScalarType.Int64)], 0);
-        var batch = model.bert.call(padded, mask, zeros(2, T, ScalarType.Int64)).LastHiddenState[0, TensorIndex.Slice(0, length)];
+        // The same sequence padded to twice its length next to full-length ones: the bias must hide the
+        // [PAD] keys (half of them).
+        int T = 2 * length, rows = 1 + fullRows;
+        var padded = cat([cat([ids, zeros(1, length, ScalarType.Int64)], 1), randint(5, 120, [fullRows, T], generator: generator)], 0);
+        var mask = cat([cat([ones(1, length, ScalarType.Int64), zeros(1, length, ScalarType.Int64)], 1), ones(fullRows, T, ScalarType.Int64)], 0);
+        var batch = model.bert.call(padded, mask, zeros(rows, T, ScalarType.Int64)).LastHiddenState[0, TensorIndex.Slice(0, length)];
 
         double difference = (batch - alone).abs().max().item<float>();
         Assert.True(difference < tolerance, $"padded hidden states differ by {difference}");
         // Without the bias the padding would be attended to and move the hidden states (by 0.015 to 0.9 here).
-        var unmasked = model.bert.call(padded, ones(2, T, ScalarType.Int64), zeros(2, T, ScalarType.Int64)).LastHiddenState[0, TensorIndex.Slice(0, length)];
+        var unmasked = model.bert.call(padded, ones(rows, T, ScalarType.Int64), zeros(rows, T, ScalarType.Int64)).LastHiddenState[0, TensorIndex.Slice(0, length)];
         double leak = (unmasked - alone).abs().max().item<float>();
         Assert.True(leak > 5 * tolerance, $"unmasked padding moved the hidden states by only {leak}");
     }
