@@ -8,7 +8,7 @@ using Blockbuster.Benchmarks;
 //   train-throughput [reviews] [--full-finetune] [--precision P]   trainer vs a bare TorchSharp loop
 //   step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe   where training time goes
 //   inference-probe | inference-attention-probe | eval-profile   where eval time goes
-//   workers-probe [workers] [batch] | train-workers-probe          one two-threaded loop vs two single-threaded workers
+//   workers-probe [batch] | train-workers-probe                 one two-threaded loop vs two single-threaded workers
 //   bdn [BenchmarkDotNet args]              BenchmarkDotNet suites (e.g. --filter *Tokenize*)
 var command = args.Length > 0 ? args[0] : "help";
 switch (command)

@@ -59,24 +59,16 @@ static class TrainThroughput
 
     static double Bare(TrainingOptions o)
     {
-        var (train, _, _) = DataPreparation.ReadAndSplit(o);
-        var tokenizer = BertWordPieceTokenizer.Load(Path.Combine(SharedPaths.BertTiny, "vocab.txt"));
-        var encodings = tokenizer.EncodeAll(train.Texts.ToArray(), o.MaxLength);
-        var batches = new LengthBucketSampler(encodings.Select(e => e.Ids.Length).ToArray(), o.BatchSize, o.Seed).Batches(0);
+        using var setup = BareTrainingSetup.Create(o);
+        var (batches, model, optimizer) = (setup.Batches, setup.Model, setup.Optimizer);
         var precision = PrecisionPolicy.Resolve(o.Precision, CPU);
-        manual_seed(o.Seed);
-        var config = BertConfig.Load(Path.Combine(SharedPaths.BertTiny, "config.json")).WithLabels(["negative", "positive"]);
-        using var model = new BertForSequenceClassification(config, o.FullFinetune ? null : new LoraConfig());
-        var trainable = Trainer.SelectTrainable(model, !o.FullFinetune);
-        using var optimizer = optim.AdamW(trainable, 3e-5);
-        model.train();
         long tokens = 0;
         var clock = new Stopwatch();
         for (int m = 0; m < batches.Count; m++)
         {
             if (m == 8) { clock.Start(); tokens = 0; }   // skip warm-up, as for the trainer
             using var scope = NewDisposeScope();
-            var batch = Batch.Collate(batches[m].Select(i => encodings[i].Ids).ToArray(), batches[m].Select(i => train.Labels[i]).ToArray(), 0, CPU, o.MaxLength);
+            var batch = setup.Collate(batches[m], o.MaxLength);
             Tensor logits;
             using (Autocast.Enable(precision.ComputeDtype)) logits = model.call(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds);
             (nn.functional.cross_entropy(logits, batch.Labels!) / 2).backward();

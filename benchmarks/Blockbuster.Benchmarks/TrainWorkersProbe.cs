@@ -1,9 +1,6 @@
 using System.Diagnostics;
 using Blockbuster.Model;
-using Blockbuster.Model.Lora;
 using Blockbuster.Training;
-using Blockbuster.Training.Data;
-using Blockbuster.Training.Tokenization;
 using static TorchSharp.torch;
 
 namespace Blockbuster.Benchmarks;
@@ -14,28 +11,18 @@ static class TrainWorkersProbe
     public static int Run(string[] args)
     {
         TorchRuntime.EnsureLoaded();
-        bool full = args.Contains("--full-finetune");
-        var o = new TrainingOptions { Data = SharedPaths.ImdbCsv, Model = SharedPaths.BertTiny, FromScratch = true, FullFinetune = full, Limit = 4000, Epochs = 1, Output = "/tmp/x" };
-        var (train, _, _) = DataPreparation.ReadAndSplit(o);
-        var tokenizer = BertWordPieceTokenizer.Load(Path.Combine(SharedPaths.BertTiny, "vocab.txt"));
-        var encodings = tokenizer.EncodeAll(train.Texts.ToArray(), o.MaxLength);
-        var batches = new LengthBucketSampler(encodings.Select(e => e.Ids.Length).ToArray(), o.BatchSize, o.Seed).Batches(0);
-        manual_seed(o.Seed);
-        var config = BertConfig.Load(Path.Combine(SharedPaths.BertTiny, "config.json")).WithLabels(["negative", "positive"]);
-        using var model = new BertForSequenceClassification(config, full ? null : new LoraConfig());
-        var trainable = Trainer.SelectTrainable(model, !full);
-        using var optimizer = optim.AdamW(trainable, 3e-5);
-        model.train();
+        var o = new TrainingOptions { Data = SharedPaths.ImdbCsv, Model = SharedPaths.BertTiny, FromScratch = true, FullFinetune = args.Contains("--full-finetune"), Limit = 4000, Epochs = 1 };
+        using var setup = BareTrainingSetup.Create(o);
+        var (batches, model, optimizer) = (setup.Batches, setup.Model, setup.Optimizer);
 
         void Part(int[] members, double share)
         {
             using var scope = NewDisposeScope();
-            var batch = Batch.Collate(members.Select(i => encodings[i].Ids).ToArray(), members.Select(i => train.Labels[i]).ToArray(), 0, CPU, o.MaxLength);
+            var batch = setup.Collate(members, o.MaxLength);
             Tensor logits;
             using (Autocast.Enable(ScalarType.BFloat16)) logits = model.call(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds);
             (nn.functional.cross_entropy(logits, batch.Labels!, reduction: nn.Reduction.Sum) * share).backward();
         }
-        long Tokens(int m) => batches[m].Sum(i => encodings[i].Ids.Length);
 
         for (int rep = 0; rep < 2; rep++)
         {
@@ -73,7 +60,7 @@ static class TrainWorkersProbe
                     }
                     set_num_threads(2);
                     using (NewDisposeScope()) { optimizer.step(); optimizer.zero_grad(); }
-                    tokens += Tokens(m) + Tokens(m + 1);
+                    tokens += setup.Tokens(batches[m]) + setup.Tokens(batches[m + 1]);
                 }
                 Console.WriteLine($"{mode,-10} {tokens / clock.Elapsed.TotalSeconds,10:N0} tokens/s");
             }

@@ -28,6 +28,15 @@ public static class ModelFolder
     public static string? FindWeights(string folder) =>
         new[] { Safetensors, PytorchBin }.Select(f => Path.Combine(folder, f)).FirstOrDefault(File.Exists);
 
+    /// <summary>
+    /// The tokenizer files a classifier folder (weights, config.json and vocab.txt side by side) will load with,
+    /// known before its weights load; null for any other folder (an adapter's may come from its base model).
+    /// </summary>
+    public static (string Vocab, string? TokenizerConfig)? ClassifierTokenizerFiles(string folder) =>
+        FindWeights(folder) is not null && File.Exists(Path.Combine(folder, Config)) && OptionalFile(folder, Vocab) is { } vocab
+            ? (vocab, OptionalFile(folder, TokenizerConfig))
+            : null;
+
     /// <summary>Resolves a folder or Hub id, fetching what a base model for training needs.</summary>
     public static Task<string> ResolveBaseAsync(HubClient hub, string model, bool fromScratch, IProgress<DownloadProgress>? progress, CancellationToken ct = default) =>
         hub.ResolveAsync(model, [Config, Vocab], fromScratch ? [] : [[Safetensors, PytorchBin]], [TokenizerConfig], progress, cancellationToken: ct);

@@ -76,14 +76,11 @@ public static class Evaluator
     /// The tokenizer and max length of a classifier folder (weights, config and vocab.txt side by side), known
     /// before its weights load; null for an adapter folder, whose base model may supply them.
     /// </summary>
-    static (BertWordPieceTokenizer Tokenizer, int MaxLength)? TokenizerBeforeLoad(string folder, int? requestedMaxLength)
-    {
-        string config = Path.Combine(folder, ModelFolder.Config), vocab = Path.Combine(folder, ModelFolder.Vocab);
-        if (ModelFolder.FindWeights(folder) is null || !File.Exists(config) || !File.Exists(vocab)) return null;
-        var tokenizerConfig = Path.Combine(folder, ModelFolder.TokenizerConfig);
-        return (BertWordPieceTokenizer.Load(vocab, File.Exists(tokenizerConfig) ? tokenizerConfig : null),
-                ModelSettings.MaxLength(folder, requestedMaxLength, BertConfig.Load(config)));
-    }
+    static (BertWordPieceTokenizer Tokenizer, int MaxLength)? TokenizerBeforeLoad(string folder, int? requestedMaxLength) =>
+        ModelFolder.ClassifierTokenizerFiles(folder) is var (vocab, tokenizerConfig)
+            ? (BertWordPieceTokenizer.Load(vocab, tokenizerConfig),
+               ModelSettings.MaxLength(folder, requestedMaxLength, BertConfig.Load(Path.Combine(folder, ModelFolder.Config))))
+            : null;
 
     static Task<(ReviewSet Reviews, string Source)> ReadSavedSplit(string folder)
     {
