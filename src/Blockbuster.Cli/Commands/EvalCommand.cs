@@ -18,6 +18,7 @@ public static class EvalCommand
     internal static readonly Option<int> BatchSize = new("--batch-size") { Description = "reviews per inference batch", DefaultValueFactory = _ => Defaults.BatchSize };
     internal static readonly Option<bool> Json = new("--json") { Description = "print one JSON object instead of tables" };
     internal static readonly Option<string?> Predictions = new("--predictions") { Description = "write text, label, predicted label and probability per review to this CSV" };
+    internal static readonly Option<string?> Plot = new("--plot") { Description = "draw the confusion matrix to this PNG (scoring the saved split also writes confusion_matrix.png beside metrics.json)" };
     internal static readonly Option<string> Precision = CommonOptions.Precision();
     internal static readonly Option<string> Device = CommonOptions.Device();
     internal static readonly Option<int> Threads = CommonOptions.Threads();
@@ -34,9 +35,9 @@ public static class EvalCommand
             Examples:
               blockbuster eval
               blockbuster eval --model ./blockbuster-model --json
-              blockbuster eval --data other-reviews.csv --predictions predictions.csv
+              blockbuster eval --data other-reviews.csv --predictions predictions.csv --plot other-confusion.png
             """);
-        foreach (var option in new Option[] { Model, Data, MaxLength, BatchSize, Json, Predictions, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows })
+        foreach (var option in new Option[] { Model, Data, MaxLength, BatchSize, Json, Predictions, Plot, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows })
             command.Options.Add(option);
         command.SetAction(RunAsync);
         return command;
@@ -44,7 +45,7 @@ public static class EvalCommand
 
     public static EvalOptions ToOptions(ParseResult p) => new(
         p.GetValue(Model)!, p.GetValue(Data), p.GetValue(TextColumn)!, p.GetValue(LabelColumn)!, p.GetValue(SkipInvalidRows),
-        p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Predictions));
+        p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Predictions), p.GetValue(Plot));
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("eval", async () =>
     {

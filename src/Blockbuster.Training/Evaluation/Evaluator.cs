@@ -60,12 +60,9 @@ public static class Evaluator
         var positiveProbability = probabilities.Select(p => (double)p[positive]).ToArray();
         var metrics = ClassificationMetrics.Compute(reviews.Labels, positiveProbability);
 
-        string? png = null;
-        if (savedSplit && Directory.Exists(folder) && IsWritable(folder))
-        {
-            png = Path.Combine(folder, ConfusionPng);
-            ConfusionPlot.Save(png, metrics, SentimentLabel.Names);
-        }
+        // --plot PATH writes the picture for any data; scoring the saved split also puts it beside metrics.json.
+        string? png = o.PlotPath ?? (savedSplit && Directory.Exists(folder) && IsWritable(folder) ? Path.Combine(folder, ConfusionPng) : null);
+        if (png is not null) ConfusionPlot.Save(png, metrics, SentimentLabel.Names);
         if (o.PredictionsPath is { } predictionsPath) WritePredictions(predictionsPath, reviews, positiveProbability);
 
         return new EvalReport(metrics, SentimentLabel.Names, source, folder, loaded.Kind, loadTime, scoring.Elapsed,

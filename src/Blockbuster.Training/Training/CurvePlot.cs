@@ -1,38 +1,90 @@
+using System.Text.Json.Nodes;
+using Blockbuster.Model;
+using ScottPlot;
+
 namespace Blockbuster.Training;
 
-/// <summary>Training loss per step and held-out accuracy per epoch, as a PNG (ScottPlot).</summary>
+/// <summary>
+/// training_curves.png, derived from the training log (training_log.jsonl, the one history a run keeps):
+/// training loss per optimizer step (raw and smoothed), held-out loss and accuracy at each epoch's end,
+/// epochs marked. The accuracy axis spans at least chance (50%, with a margin) to 100%, so a 0.8-point wiggle between
+/// epochs looks like one.
+/// </summary>
 public static class CurvePlot
 {
-    public static void Save(string path, IReadOnlyList<(double Step, double Loss)> losses, IReadOnlyList<(double Step, double Accuracy)> accuracies)
+    /// <summary>TensorBoard's smoothing slider at 0.9: an exponential moving average over ~10 steps.</summary>
+    public const double SmoothingWeight = 0.9;
+
+    public static void Save(string path, IReadOnlyList<string> logLines)
     {
-        var plot = new ScottPlot.Plot();
-        if (losses.Count > 0)
+        var steps = new List<(double Step, double Loss)>();
+        var evals = new List<(double Step, double Epoch, double Loss, double Accuracy)>();
+        foreach (var line in logLines)
         {
-            var loss = plot.Add.ScatterLine(losses.Select(p => p.Step).ToArray(), Smooth(losses.Select(p => p.Loss).ToArray()));
-            loss.LegendText = "training loss (smoothed)";
-            loss.LineWidth = 1.5f;
+            var node = JsonNode.Parse(line)!.AsObject();
+            double step = node["step"]!.GetValue<double>();
+            if (node["loss"] is { } loss) steps.Add((step, loss.GetValue<double>()));
+            if (node["eval_accuracy"] is { } accuracy)
+                evals.Add((step, node["epoch"]!.GetValue<double>(), node["eval_loss"]?.GetValue<double>() ?? double.NaN, accuracy.GetValue<double>()));
         }
-        if (accuracies.Count > 0)
+        var plot = new Plot();
+
+        double lossTop = Math.Max(steps.Count > 0 ? steps.Max(p => p.Loss) : 0, evals.Where(e => !double.IsNaN(e.Loss)).Select(e => e.Loss).DefaultIfEmpty(0).Max()) * 1.12 + 1e-6;
+        foreach (var e in evals)
         {
-            var accuracy = plot.Add.Scatter(accuracies.Select(p => p.Step).ToArray(), accuracies.Select(p => p.Accuracy * 100).ToArray());
-            accuracy.LegendText = "held-out accuracy (%)";
+            // Each epoch ends with a held-out evaluation: a dashed line and its name just left of it, at the top.
+            var marker = plot.Add.VerticalLine(e.Step, 1, Colors.Gray.WithAlpha(0.6));
+            marker.LinePattern = LinePattern.Dashed;
+            var name = plot.Add.Text($"end of epoch {e.Epoch:0.##} ", e.Step, lossTop);
+            name.LabelFontSize = 12;
+            name.LabelFontColor = Colors.DimGray;
+            name.LabelAlignment = Alignment.UpperRight;
+        }
+        if (steps.Count > 0)
+        {
+            double[] xs = steps.Select(p => p.Step).ToArray(), ys = steps.Select(p => p.Loss).ToArray();
+            var raw = plot.Add.ScatterLine(xs, ys, Colors.SteelBlue.WithAlpha(0.25));
+            raw.LegendText = "training loss (per step)";
+            var smooth = plot.Add.ScatterLine(xs, Smooth(ys), Colors.SteelBlue);
+            smooth.LineWidth = 2;
+            smooth.LegendText = $"training loss (EMA, weight {SmoothingWeight}, ~{1 / (1 - SmoothingWeight):0} steps)";
+        }
+        var withLoss = evals.Where(e => !double.IsNaN(e.Loss)).ToList();
+        if (withLoss.Count > 0)
+        {
+            var heldOutLoss = plot.Add.Scatter(withLoss.Select(e => e.Step).ToArray(), withLoss.Select(e => e.Loss).ToArray(), Colors.DarkOrange);
+            heldOutLoss.LegendText = "held-out loss";
+            heldOutLoss.MarkerSize = 9;
+            heldOutLoss.LineWidth = 2;
+        }
+        if (evals.Count > 0)
+        {
+            var accuracy = plot.Add.Scatter(evals.Select(e => e.Step).ToArray(), evals.Select(e => e.Accuracy * 100).ToArray(), Colors.SeaGreen);
+            accuracy.LegendText = "held-out accuracy (%, right axis)";
             accuracy.Axes.YAxis = plot.Axes.Right;
-            accuracy.MarkerSize = 8;
-            plot.Axes.Right.Label.Text = "accuracy (%)";
+            accuracy.MarkerSize = 9;
+            accuracy.LineWidth = 2;
+            accuracy.MarkerShape = MarkerShape.FilledSquare;
+            double lowest = evals.Min(e => e.Accuracy * 100);
+            plot.Axes.Right.Min = Math.Floor((Math.Min(50, lowest) - 5) / 5) * 5;   // chance level and a margin below it
+            plot.Axes.Right.Max = 101;
+            plot.Axes.Right.Label.Text = "held-out accuracy (%)";
         }
-        plot.Title("Blockbuster training");
+        plot.Axes.AutoScaleX();
+        plot.Axes.Left.Min = 0;   // losses are non-negative; the top follows the data
+        plot.Axes.Left.Max = lossTop;   // headroom above the curves for the epoch names
         plot.XLabel("optimizer step");
-        plot.YLabel("loss");
-        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
-        plot.SavePng(path, 1000, 560);
+        plot.YLabel("cross-entropy loss");
+        plot.ShowLegend(Edge.Bottom);   // below the axes, where it hides no curve
+        var png = plot.GetImage(1000, 600).GetImageBytes(ImageFormat.Png);
+        AtomicFile.Write(path, stream => stream.Write(png));
     }
 
-    /// <summary>Exponential moving average, like TensorBoard's smoothing slider at 0.9.</summary>
-    static double[] Smooth(double[] values, double weight = 0.9)
+    static double[] Smooth(double[] values)
     {
         var smoothed = new double[values.Length];
         double last = values.Length > 0 ? values[0] : 0;
-        for (int i = 0; i < values.Length; i++) smoothed[i] = last = last * weight + (1 - weight) * values[i];
+        for (int i = 0; i < values.Length; i++) smoothed[i] = last = last * SmoothingWeight + (1 - SmoothingWeight) * values[i];
         return smoothed;
     }
 }

@@ -27,7 +27,6 @@ public static class OutputFolder
     public sealed record Snapshot(
         BertForSequenceClassification Model, TrainingOptions Options, string BaseFolder, string BaseModelName,
         SplitRecord Split, IReadOnlyList<string> LogLines, TrainerState State, object? Metrics,
-        IReadOnlyList<(double Step, double Loss)> Losses, IReadOnlyList<(double Step, double Accuracy)> Accuracies,
         TorchSharp.Modules.OptimizerHelper Optimizer);
 
     /// <summary>Refuses to start when the output exists and would be replaced without --overwrite.</summary>
@@ -87,7 +86,7 @@ public static class OutputFolder
         File.WriteAllText(Path.Combine(folder, SplitRecord.FileName), s.Split.ToJson());
         File.WriteAllLines(Path.Combine(folder, LogFile), s.LogLines);
         if (s.Metrics is not null) File.WriteAllText(Path.Combine(folder, MetricsFile), JsonSerializer.Serialize(s.Metrics, Indented));
-        if (s.Losses.Count > 0) CurvePlot.Save(Path.Combine(folder, CurvesFile), s.Losses, s.Accuracies);
+        if (s.LogLines.Count > 0) CurvePlot.Save(Path.Combine(folder, CurvesFile), s.LogLines);
 
         var checkpoint = Path.Combine(folder, TrainerState.Folder);
         Directory.CreateDirectory(checkpoint);

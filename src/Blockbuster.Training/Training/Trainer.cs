@@ -81,9 +81,7 @@ public static class Trainer
         var predictor = new Predictor(model, tokenizer, device, precision, o.MaxLength, o.EvalBatchSize);
 
         var state = new TrainerState();
-        var log = new List<string>();
-        var losses = new List<(double, double)>();
-        var accuracies = new List<(double, double)>();
+        var log = new List<string>();   // training_log.jsonl: the run's one history; the curves are drawn from it
         if (o.Resume)
         {
             state = OutputFolder.Restore(o.Output, model, optimizer);
@@ -91,7 +89,6 @@ public static class Trainer
             if (scaler is not null && state.LossScale is { } scale) scaler.Restore(scale, state.LossScaleGoodSteps, state.SkippedSteps);
             var logPath = Path.Combine(o.Output, OutputFolder.LogFile);
             if (File.Exists(logPath)) log.AddRange(File.ReadAllLines(logPath).Where(l => l.Length > 0));
-            RebuildCurves(log, losses, accuracies);
             if (state.Epoch >= o.Epochs)
                 throw new IOException($"nothing to resume in {o.Output}: training already finished all {o.Epochs} epochs.");
         }
@@ -101,7 +98,7 @@ public static class Trainer
             o.EffectiveLearningRate, schedule.WarmupSteps, o.UsesLora));
 
         var baseModelName = Directory.Exists(o.Model) ? Path.GetFullPath(o.Model) : o.Model;
-        OutputFolder.Snapshot MakeSnapshot(TrainerState s, object? metrics) => new(model, o, baseFolder, baseModelName, split, log, s, metrics, losses, accuracies, optimizer);
+        OutputFolder.Snapshot MakeSnapshot(TrainerState s, object? metrics) => new(model, o, baseFolder, baseModelName, split, log, s, metrics, optimizer);
 
         var clock = Stopwatch.StartNew();
         double previousSeconds = state.TrainSeconds;
@@ -175,7 +172,6 @@ public static class Trainer
                     ["examples_per_second"] = Math.Round(windowExamples / seconds, 2), ["elapsed_seconds"] = Math.Round(elapsed.TotalSeconds, 2),
                     ["skipped"] = skipped ? true : null,
                 }));
-                losses.Add((globalStep, stepLoss));
                 progress?.Report(new StepCompleted(epoch, globalStep, schedule.TotalSteps, stepLoss, lr, windowTokens / seconds, windowExamples / seconds, elapsed, skipped, tokensTotal));
                 if (window.Elapsed.TotalSeconds > 5) { window.Restart(); windowTokens = 0; windowExamples = 0; }
             }
@@ -186,7 +182,6 @@ public static class Trainer
             var (metrics, _) = predictor.Evaluate(testEncodings, test.Labels, evalProgress, CancellationToken.None);
             model.train();
             lastMetrics = metrics;
-            accuracies.Add((globalStep, metrics.Accuracy));
             log.Add(JsonLine(new JsonObject
             {
                 ["step"] = globalStep, ["epoch"] = epoch + 1, ["eval_accuracy"] = metrics.Accuracy, ["eval_precision"] = metrics.Precision,
@@ -254,17 +249,6 @@ public static class Trainer
     {
         foreach (var key in o.Where(kv => kv.Value is null).Select(kv => kv.Key).ToList()) o.Remove(key);
         return o.ToJsonString();
-    }
-
-    static void RebuildCurves(List<string> log, List<(double, double)> losses, List<(double, double)> accuracies)
-    {
-        foreach (var line in log)
-        {
-            var node = JsonNode.Parse(line)!.AsObject();
-            double step = node["step"]!.GetValue<double>();
-            if (node["loss"] is { } loss) losses.Add((step, loss.GetValue<double>()));
-            if (node["eval_accuracy"] is { } accuracy) accuracies.Add((step, accuracy.GetValue<double>()));
-        }
     }
 
     /// <summary>--resume continues with the options the run started with; only device and threads may change.</summary>
