@@ -18,6 +18,7 @@ public static class CliApp
             TrainCommand.Create(),
             EvalCommand.Create(),
             PredictCommand.Create(),
+            PretrainCommand.Create(),
         };
         return root;
     }

@@ -2,18 +2,22 @@ using static TorchSharp.torch;
 
 namespace Blockbuster.Model;
 
-/// <summary>transformers' BertModel: embeddings, encoder, pooler. Returns (last_hidden_state, pooler_output).</summary>
+/// <summary>
+/// transformers' BertModel: embeddings, encoder, pooler. Returns (last_hidden_state, pooler_output).
+/// Without a pooling layer (as inside transformers' BertForMaskedLM) there is no <c>pooler</c> and only
+/// <see cref="Encode"/> applies.
+/// </summary>
 public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, (Tensor LastHiddenState, Tensor PoolerOutput)>
 {
     public readonly BertEmbeddings embeddings;
     public readonly BertEncoder encoder;
-    public readonly BertPooler pooler;
+    public readonly BertPooler? pooler;
 
-    public BertModel(BertConfig config, Lora.LoraConfig? lora = null) : base(nameof(BertModel))
+    public BertModel(BertConfig config, Lora.LoraConfig? lora = null, bool addPoolingLayer = true) : base(nameof(BertModel))
     {
         embeddings = new BertEmbeddings(config);
         encoder = new BertEncoder(config, lora);
-        pooler = new BertPooler(config, lora);
+        pooler = addPoolingLayer ? new BertPooler(config, lora) : null;
         RegisterComponents();
     }
 
@@ -23,9 +27,14 @@ public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, (Tensor LastHi
     /// <returns>last hidden state (B, T, H) and pooled output (B, H), both fp32</returns>
     public override (Tensor LastHiddenState, Tensor PoolerOutput) forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
     {
-        var hidden = encoder.call(embeddings.call(inputIds, tokenTypeIds), AttentionBias(attentionMask));
-        return (Autocast.Float(hidden), Autocast.Float(pooler.call(hidden)));
+        var hidden = Encode(inputIds, attentionMask, tokenTypeIds);
+        var pooled = (pooler ?? throw new InvalidOperationException("this BertModel was built without a pooling layer")).call(hidden);
+        return (Autocast.Float(hidden), Autocast.Float(pooled));
     }
+
+    /// <returns>the last hidden state (B, T, H), in the compute dtype under autocast</returns>
+    public Tensor Encode(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds) =>
+        encoder.call(embeddings.call(inputIds, tokenTypeIds), AttentionBias(attentionMask));
 
     /// <summary>
     /// The additive mask every layer adds to its attention scores: (B, 1, 1, T) in the compute dtype,

@@ -61,6 +61,9 @@ public static class ModelFolder
             {
                 var weights = FindWeights(folder) ?? throw new ModelFormatException($"{folder}: no {Safetensors} or {PytorchBin}; pass --from-scratch to train from random weights.");
                 report = CheckpointLoader.Load(model, weights, allowFreshClassifier: true);
+                // A masked-LM checkpoint has no pooler: like the classifier, it starts fresh and is trained and saved whole.
+                if (report.PoolerIsFresh && model.LoraConfig is { } adapter && !adapter.ModulesToSave.Contains("pooler"))
+                    model.LoraConfig = adapter with { ModulesToSave = [.. adapter.ModulesToSave, "pooler"] };
             }
             return new LoadedModel(model, folder, report, vocab, OptionalFile(folder, TokenizerConfig), fromScratch ? "from-scratch" : "pretrained");
         }

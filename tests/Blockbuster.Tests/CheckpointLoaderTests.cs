@@ -62,7 +62,7 @@ public class CheckpointLoaderTests
         Assert.Equal(["classifier.weight", "classifier.bias"], report.FreshKeys);
         Assert.Equal(2, report.IgnoredKeys.Count);
         Assert.True(report.ClassifierIsFresh);
-        Assert.True(source.bert.pooler.state_dict()["dense.weight"].allclose(copy.bert.pooler.state_dict()["dense.weight"], rtol: 0, atol: 0));
+        Assert.True(source.bert.pooler!.state_dict()["dense.weight"].allclose(copy.bert.pooler!.state_dict()["dense.weight"], rtol: 0, atol: 0));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using Blockbuster.Model.Hub;
 using Blockbuster.Training;
 using Blockbuster.Training.Evaluation;
+using Blockbuster.Training.Pretraining;
 using Spectre.Console;
 
 namespace Blockbuster.Cli.Rendering;
@@ -9,7 +10,7 @@ namespace Blockbuster.Cli.Rendering;
 /// Shows training as it runs: a live line (epoch, step, loss, lr, tokens/s, ETA) on a terminal, plain
 /// log lines when stderr is redirected. Progress goes to stderr, results to stdout.
 /// </summary>
-public sealed class TrainingView : IDisposable
+public sealed class TrainingView(string unit = "reviews") : IDisposable
 {
     readonly IAnsiConsole err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
     readonly bool live = !Console.IsErrorRedirected && AnsiConsole.Profile.Capabilities.Ansi;
@@ -32,11 +33,12 @@ public sealed class TrainingView : IDisposable
                 started = s;
                 ClearLive();
                 var mode = s.Lora ? "LoRA" : "full fine-tune";
-                err.MarkupLine($"[grey]•[/] {s.TrainCount:N0} training / {s.TestCount:N0} held-out reviews{(s.SkippedRows > 0 ? $" ({s.SkippedRows:N0} invalid rows skipped)" : "")}; " +
+                err.MarkupLine($"[grey]•[/] {s.TrainCount:N0} training / {s.TestCount:N0} held-out {unit}{(s.SkippedRows > 0 ? $" ({s.SkippedRows:N0} invalid rows skipped)" : "")}; " +
                                $"{mode}: {s.TrainableParameters:N0} of {s.TotalParameters:N0} parameters trainable");
                 err.MarkupLine($"[grey]•[/] {s.Epochs} epochs × {s.StepsPerEpoch:N0} steps, lr {s.LearningRate:G3} (warmup {s.WarmupSteps} steps), {s.Device}, {s.Precision}" +
                                (s.StartStep > 0 ? $", resuming at step {s.StartStep:N0}" : ""));
                 if (s.Load is { ClassifierIsFresh: true }) err.MarkupLine("[grey]•[/] classifier head newly initialised (the checkpoint has none)");
+                if (s.Load is { PoolerIsFresh: true }) err.MarkupLine("[grey]•[/] pooler newly initialised and trained (a masked-LM checkpoint has none)");
                 break;
             case StepCompleted s when started is not null:
                 var remaining = s.Step > started.StartStep
@@ -47,6 +49,10 @@ public sealed class TrainingView : IDisposable
                 break;
             case EvaluationProgress p:
                 Live($"evaluating epoch {p.Epoch + 1}: {p.Done:N0}/{p.Total:N0} reviews", force: false);
+                break;
+            case MlmEvaluated m:
+                ClearLive();
+                err.MarkupLine($"[green]step {m.Step:N0}[/] (epoch {m.Epoch:F2})  held-out masked-token loss {m.Loss:F4}  accuracy {m.Accuracy:P2}  [grey]({Duration(m.Elapsed)})[/]");
                 break;
             case EpochCompleted c:
                 ClearLive();
@@ -65,6 +71,19 @@ public sealed class TrainingView : IDisposable
             return;
         }
         if (result.Metrics is { } m) MetricsTable.Write(AnsiConsole.Console, m, $"Held-out metrics ({m.Count:N0} reviews)");
+        AnsiConsole.MarkupLine($"Saved to [bold]{Markup.Escape(result.Output)}[/] in {Duration(result.Elapsed)}.");
+    }
+
+    public void Finish(PretrainResult result)
+    {
+        ClearLive();
+        if (result.Interrupted)
+        {
+            err.MarkupLine($"[yellow]Interrupted[/]: checkpoint saved in {Markup.Escape(result.Output)}; continue with [bold]--resume[/].");
+            return;
+        }
+        if (result.HeldOutLoss is { } loss)
+            AnsiConsole.MarkupLine($"Held-out masked-token loss {loss:F4} (perplexity {Math.Exp(loss):F1}), accuracy {result.HeldOutAccuracy:P2}");
         AnsiConsole.MarkupLine($"Saved to [bold]{Markup.Escape(result.Output)}[/] in {Duration(result.Elapsed)}.");
     }
 

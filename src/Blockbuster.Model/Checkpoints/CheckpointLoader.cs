@@ -9,6 +9,8 @@ namespace Blockbuster.Model.Checkpoints;
 public sealed record LoadReport(IReadOnlyList<string> FreshKeys, IReadOnlyList<string> IgnoredKeys)
 {
     public bool ClassifierIsFresh => FreshKeys.Any(k => k.StartsWith("classifier.", StringComparison.Ordinal));
+    /// <summary>The checkpoint had no pooler (a masked-LM checkpoint): it starts fresh and must be trained.</summary>
+    public bool PoolerIsFresh => FreshKeys.Any(k => k.StartsWith("bert.pooler.", StringComparison.Ordinal));
 }
 
 /// <summary>
@@ -37,11 +39,32 @@ public static class CheckpointLoader
     public static LoadReport Load(BertForSequenceClassification model, IReadOnlyDictionary<string, Tensor> checkpoint,
                                   string source, bool allowFreshClassifier = true)
     {
+        // A masked-LM checkpoint has no pooler (transformers builds BertForMaskedLM without one): as
+        // transformers does, the pooler then starts fresh beside the classifier.
+        bool hasPooler = checkpoint.Keys.Any(k => k.Contains("pooler.", StringComparison.Ordinal));
+        return Load(model, checkpoint, source,
+            ignore: key => key.StartsWith("cls.", StringComparison.Ordinal),
+            mayStartFresh: key => (allowFreshClassifier && key.StartsWith("classifier.", StringComparison.Ordinal))
+                                  || (!hasPooler && key.StartsWith("bert.pooler.", StringComparison.Ordinal)),
+            what: "a BERT classifier");
+    }
+
+    /// <summary>Into a <see cref="BertForMaskedLM"/>: the pooler is ignored; a checkpoint without an MLM head gets a fresh one.</summary>
+    public static LoadReport Load(BertForMaskedLM model, IReadOnlyDictionary<string, Tensor> checkpoint, string source) =>
+        Load(model, checkpoint, source,
+            ignore: key => key.Contains("pooler.", StringComparison.Ordinal) || key.StartsWith("classifier.", StringComparison.Ordinal)
+                           || key == "cls.predictions.decoder.weight" || key == "cls.predictions.decoder.bias",   // tied to the word embeddings / bias
+            mayStartFresh: key => key.StartsWith("cls.", StringComparison.Ordinal),
+            what: "a BERT masked-LM");
+
+    static LoadReport Load(nn.Module model, IReadOnlyDictionary<string, Tensor> checkpoint, string source,
+                           Func<string, bool> ignore, Func<string, bool> mayStartFresh, string what)
+    {
         var ignored = new List<string>();
         var normalized = new Dictionary<string, (string Original, Tensor Tensor)>();
         foreach (var (key, tensor) in checkpoint)
         {
-            if (IsIgnored(key)) { ignored.Add(key); continue; }
+            if (key.EndsWith("position_ids", StringComparison.Ordinal) || ignore(key)) { ignored.Add(key); continue; }
             var name = Normalize(key);
             if (!normalized.TryAdd(name, (key, tensor)))
                 throw new ModelFormatException($"{source}: tensors '{normalized[name].Original}' and '{key}' both map to '{name}'.");
@@ -56,7 +79,7 @@ public static class CheckpointLoader
             var key = CheckpointKey(modelKey);
             if (!normalized.Remove(key, out var found))
             {
-                if (allowFreshClassifier && key.StartsWith("classifier.", StringComparison.Ordinal)) { fresh.Add(modelKey); continue; }
+                if (mayStartFresh(key)) { fresh.Add(modelKey); continue; }
                 throw new ModelFormatException($"{source}: missing tensor '{key}' (model expects shape {Shape(target.shape)}).");
             }
             if (!found.Tensor.shape.SequenceEqual(target.shape))
@@ -67,7 +90,7 @@ public static class CheckpointLoader
         {
             var (name, (original, tensor)) = normalized.First();
             var more = normalized.Count > 1 ? $" (and {normalized.Count - 1} more)" : "";
-            throw new ModelFormatException($"{source}: unexpected tensor '{original}' of shape {Shape(tensor.shape)}{more}; it is not part of a BERT classifier.");
+            throw new ModelFormatException($"{source}: unexpected tensor '{original}' of shape {Shape(tensor.shape)}{more}; it is not part of {what}.");
         }
 
         // Only copy once everything checked out, so a failed load leaves the model untouched.
@@ -84,14 +107,11 @@ public static class CheckpointLoader
     public static bool IsLoraFactor(string modelKey) =>
         modelKey.Contains(".lora_A.", StringComparison.Ordinal) || modelKey.Contains(".lora_B.", StringComparison.Ordinal);
 
-    static bool IsIgnored(string key) =>
-        key.StartsWith("cls.", StringComparison.Ordinal) || key.EndsWith("position_ids", StringComparison.Ordinal);
-
     static string Normalize(string key)
     {
         key = key.Replace("LayerNorm.gamma", "LayerNorm.weight", StringComparison.Ordinal)
                  .Replace("LayerNorm.beta", "LayerNorm.bias", StringComparison.Ordinal);
-        if (key.StartsWith("bert.", StringComparison.Ordinal) || key.StartsWith("classifier.", StringComparison.Ordinal)) return key;
+        if (key.StartsWith("bert.", StringComparison.Ordinal) || key.StartsWith("classifier.", StringComparison.Ordinal) || key.StartsWith("cls.", StringComparison.Ordinal)) return key;
         return "bert." + key;
     }
 

@@ -32,24 +32,27 @@ public static class ModelExport
         return result;
     }
 
-    /// <summary>PEFT's adapter_model.safetensors content: LoRA factors and the classifier.</summary>
+    /// <summary>PEFT's adapter_model.safetensors content: LoRA factors and the modules saved whole (the classifier, a fresh pooler).</summary>
     public static Dictionary<string, Tensor> AdapterStateDict(BertForSequenceClassification model)
     {
         var result = new Dictionary<string, Tensor>();
         foreach (var (key, tensor) in model.state_dict())
         {
-            if (CheckpointLoader.IsLoraFactor(key) || key.StartsWith("classifier.", StringComparison.Ordinal))
-                result[PeftPrefix + key] = tensor.detach().clone();
+            if (CheckpointLoader.IsLoraFactor(key) || SavedWhole(model, key))
+                result[PeftPrefix + CheckpointLoader.CheckpointKey(key)] = tensor.detach().clone();
         }
         return result;
     }
+
+    static bool SavedWhole(BertForSequenceClassification model, string key) =>
+        key.StartsWith("classifier.", StringComparison.Ordinal) || model.LoraConfig?.SavesWhole(key) == true;
 
     /// <summary>Copies an adapter state dict (PEFT keys) into a model built with the same LoRA config. Strict.</summary>
     public static void LoadAdapter(BertForSequenceClassification model, IReadOnlyDictionary<string, Tensor> adapter, string source)
     {
         var targets = model.state_dict()
-            .Where(kv => CheckpointLoader.IsLoraFactor(kv.Key) || kv.Key.StartsWith("classifier.", StringComparison.Ordinal))
-            .ToDictionary(kv => PeftPrefix + kv.Key, kv => kv.Value);
+            .Where(kv => CheckpointLoader.IsLoraFactor(kv.Key) || SavedWhole(model, kv.Key))
+            .ToDictionary(kv => PeftPrefix + (CheckpointLoader.IsLoraFactor(kv.Key) ? kv.Key : CheckpointLoader.CheckpointKey(kv.Key)), kv => kv.Value);
         var remaining = new HashSet<string>(targets.Keys);
         using var _ = no_grad();
         foreach (var (rawKey, tensor) in adapter)

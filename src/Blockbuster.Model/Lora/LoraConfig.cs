@@ -31,6 +31,9 @@ public sealed record LoraConfig
 
     public bool Targets(string moduleName) => TargetModules.Contains(moduleName);
 
+    /// <summary>True for a state-dict key inside a module PEFT trains and saves whole (<c>modules_to_save</c>: classifier, a fresh pooler).</summary>
+    public bool SavesWhole(string key) => key.Split('.').Any(ModulesToSave.Contains);
+
     public void Validate(string source = "LoRA config")
     {
         if (R <= 0) throw new ModelFormatException($"{source}: r must be positive, got {R}.");

@@ -91,6 +91,49 @@ public static class ReviewCsv
         return new ReviewSet(path, digest!, texts, labels.ToArray(), rows.ToArray(), invalid);
     }
 
+    /// <summary>
+    /// The non-empty texts of one column of an unlabelled CSV (pretraining, distillation), with their sha256.
+    /// Empty rows are skipped and counted.
+    /// </summary>
+    public static (IReadOnlyList<string> Texts, string Sha256, int EmptyRows) ReadTexts(string path, string textColumn = "review")
+    {
+        if (!File.Exists(path)) throw new DataFormatException($"{path}: file not found.");
+        var name = System.IO.Path.GetFileName(path);
+        var texts = new List<string>();
+        int empty = 0;
+        using var sha256 = SHA256.Create();
+        var config = new CsvConfiguration(CultureInfo.InvariantCulture)
+        {
+            DetectColumnCountChanges = false, MissingFieldFound = null, BadDataFound = null, TrimOptions = TrimOptions.None,
+        };
+        try
+        {
+            using var hashing = new CryptoStream(File.OpenRead(path), sha256, CryptoStreamMode.Read);
+            using var reader = new StreamReader(hashing, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            using var csv = new CsvReader(reader, config);
+            if (!csv.Read()) throw new DataFormatException($"{name}: the file is empty (expected a header with '{textColumn}').");
+            csv.ReadHeader();
+            var header = csv.HeaderRecord ?? [];
+            int index = Array.FindIndex(header, h => string.Equals(h.Trim(), textColumn, StringComparison.OrdinalIgnoreCase));
+            if (index < 0) throw new DataFormatException($"{name}: no column '{textColumn}' (the header has: {string.Join(", ", header)}); choose one with --text-column.");
+            while (csv.Read())
+            {
+                var text = csv.TryGetField<string>(index, out var t) ? t : null;
+                if (string.IsNullOrWhiteSpace(text)) empty++;
+                else texts.Add(text);
+            }
+            reader.ReadToEnd();
+            hashing.Close();
+        }
+        catch (CsvHelperException e)
+        {
+            var row = e.Context?.Parser?.Row;
+            throw new DataFormatException($"{name}: malformed CSV{(row is null ? "" : $" at row {row}")} ({e.GetType().Name.Replace("Exception", "")}).");
+        }
+        if (texts.Count == 0) throw new DataFormatException($"{name}: no texts in column '{textColumn}'.");
+        return (texts, Convert.ToHexStringLower(sha256.Hash!), empty);
+    }
+
     public static string Sha256(string path)
     {
         using var stream = File.OpenRead(path);

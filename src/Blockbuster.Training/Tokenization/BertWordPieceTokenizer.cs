@@ -25,7 +25,11 @@ public sealed class BertWordPieceTokenizer
     public int SepId { get; }
     public int PadId { get; }
     public int UnkId { get; }
+    /// <summary>The [MASK] id, or -1 when the vocabulary has none.</summary>
+    public int MaskId { get; }
     public int VocabSize { get; }
+    /// <summary>Ids of [PAD] [UNK] [CLS] [SEP] [MASK] (those the vocabulary has).</summary>
+    public IReadOnlySet<int> SpecialIds => specials.Select(s => s.Id).ToHashSet();
 
     BertWordPieceTokenizer(WordPieceTokenizer wordPiece, IReadOnlyDictionary<string, int> vocab, BertTokenizerOptions options)
     {
@@ -37,6 +41,7 @@ public sealed class BertWordPieceTokenizer
         SepId = Id("[SEP]");
         PadId = Id("[PAD]");
         UnkId = Id("[UNK]");
+        MaskId = vocab.TryGetValue("[MASK]", out var mask) ? mask : -1;
         specials = new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" }
             .Where(vocab.ContainsKey).Select(t => (t, vocab[t])).ToArray();
     }

@@ -45,23 +45,7 @@ public static class OutputFolder
         }
     }
 
-    public static void Write(string output, Snapshot s)
-    {
-        var full = Path.GetFullPath(output);
-        var parent = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(parent);
-        var temp = Path.Combine(parent, $".{Path.GetFileName(full)}.tmp-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(temp);
-        try
-        {
-            WriteContents(temp, s);
-            Swap(temp, full);
-        }
-        finally
-        {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-        }
-    }
+    public static void Write(string output, Snapshot s) => AtomicFolder.Write(output, folder => WriteContents(folder, s));
 
     static void WriteContents(string folder, Snapshot s)
     {
@@ -88,14 +72,8 @@ public static class OutputFolder
         if (s.Metrics is not null) File.WriteAllText(Path.Combine(folder, MetricsFile), JsonSerializer.Serialize(s.Metrics, Indented));
         if (s.LogLines.Count > 0) CurvePlot.Save(Path.Combine(folder, CurvesFile), s.LogLines);
 
-        var checkpoint = Path.Combine(folder, TrainerState.Folder);
-        Directory.CreateDirectory(checkpoint);
-        File.WriteAllText(Path.Combine(checkpoint, TrainerState.FileName), s.State.ToJson());
-        SafetensorsFile.Write(Path.Combine(checkpoint, TrainerState.ModelStateFile),
-            s.Model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value));
-        using (var writer = new BinaryWriter(File.Create(Path.Combine(checkpoint, TrainerState.OptimizerFile))))
-            s.Optimizer.save_state_dict(writer);
-        SafetensorsFile.Write(Path.Combine(checkpoint, TrainerState.RngFile), new Dictionary<string, Tensor> { ["cpu"] = random.get_rng_state() });
+        TrainingCheckpoint.Write(Path.Combine(folder, TrainerState.Folder), s.State,
+            s.Model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value), s.Optimizer);
     }
 
     static void WriteTokenizer(string folder, Snapshot s)
@@ -108,30 +86,8 @@ public static class OutputFolder
     }
 
     /// <summary>Loads model weights, optimizer state and RNG state saved by <see cref="Write"/>.</summary>
-    public static TrainerState Restore(string output, BertForSequenceClassification model, TorchSharp.Modules.OptimizerHelper optimizer)
-    {
-        var checkpoint = Path.Combine(output, TrainerState.Folder);
-        var state = TrainerState.Load(Path.Combine(checkpoint, TrainerState.FileName));
-        var weights = SafetensorsFile.Read(Path.Combine(checkpoint, TrainerState.ModelStateFile));
-        try
-        {
-            var targets = model.state_dict();
-            foreach (var key in targets.Keys)
-                if (!weights.ContainsKey(key)) throw new ModelFormatException($"{checkpoint}: checkpoint lacks '{key}'; was it written by a run with other options?");
-            using (no_grad())
-                foreach (var (key, target) in targets) target.copy_(weights[key]);
-        }
-        finally
-        {
-            foreach (var t in weights.Values) t.Dispose();
-        }
-        using (var reader = new BinaryReader(File.OpenRead(Path.Combine(checkpoint, TrainerState.OptimizerFile))))
-            optimizer.load_state_dict(reader);
-        var rng = SafetensorsFile.Read(Path.Combine(checkpoint, TrainerState.RngFile));
-        random.set_rng_state(rng["cpu"]);
-        rng["cpu"].Dispose();
-        return state;
-    }
+    public static TrainerState Restore(string output, BertForSequenceClassification model, TorchSharp.Modules.OptimizerHelper optimizer) =>
+        TrainingCheckpoint.Restore(Path.Combine(output, TrainerState.Folder), model, optimizer);
 
     public static Dictionary<string, object?> TrainingArgsJson(TrainingOptions o)
     {
@@ -147,25 +103,4 @@ public static class OutputFolder
         ["cls_token"] = "[CLS]", ["sep_token"] = "[SEP]", ["pad_token"] = "[PAD]", ["unk_token"] = "[UNK]", ["mask_token"] = "[MASK]",
         ["tokenizer_class"] = "BertTokenizer",
     }, Indented);
-
-    static void Swap(string temp, string output)
-    {
-        if (!Directory.Exists(output))
-        {
-            Directory.Move(temp, output);
-            return;
-        }
-        var old = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.old-{Guid.NewGuid():N}");
-        Directory.Move(output, old);
-        try
-        {
-            Directory.Move(temp, output);
-        }
-        catch
-        {
-            Directory.Move(old, output);
-            throw;
-        }
-        Directory.Delete(old, recursive: true);
-    }
 }

@@ -65,7 +65,7 @@ public static class Trainer
         if (o.MaxLength > model.Config.MaxPositionEmbeddings)
             throw new ArgumentException($"--max-length {o.MaxLength} exceeds the model's max_position_embeddings {model.Config.MaxPositionEmbeddings}.");
         model.to(device);
-        var trainable = SelectTrainable(model, o.UsesLora);
+        var trainable = SelectTrainable(model, o.UsesLora);   // with LoRA: the adapters and the modules saved whole
 
         progress?.Report(new TrainingStage($"Tokenizing {train.Count + test.Count:N0} reviews"));
         var tokenizer = BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
@@ -204,13 +204,17 @@ public static class Trainer
             TimeSpan.FromSeconds(state.TrainSeconds), tokensTotal / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
     }
 
-    /// <summary>LoRA: only adapter factors and the classifier learn; the frozen base computes no weight gradients.</summary>
+    /// <summary>
+    /// LoRA: only adapter factors, the classifier and any other module saved whole (a pooler a masked-LM
+    /// checkpoint lacked) learn; the frozen base computes no weight gradients.
+    /// </summary>
     public static List<Parameter> SelectTrainable(BertForSequenceClassification model, bool lora)
     {
         var trainable = new List<Parameter>();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            bool train = !lora || CheckpointLoader.IsLoraFactor(name) || name.StartsWith("classifier.", StringComparison.Ordinal);
+            bool train = !lora || CheckpointLoader.IsLoraFactor(name) || name.StartsWith("classifier.", StringComparison.Ordinal)
+                         || model.LoraConfig?.SavesWhole(name) == true;
             parameter.requires_grad = train;
             if (train) trainable.Add(parameter);
         }
@@ -218,7 +222,10 @@ public static class Trainer
     }
 
     /// <summary>AdamW as transformers' Trainer sets it up: no weight decay on biases and LayerNorm weights.</summary>
-    public static AdamW CreateOptimizer(IReadOnlyList<Parameter> trainable, TrainingOptions o)
+    public static AdamW CreateOptimizer(IReadOnlyList<Parameter> trainable, TrainingOptions o) =>
+        CreateOptimizer(trainable, o.EffectiveLearningRate, o.WeightDecay);
+
+    public static AdamW CreateOptimizer(IReadOnlyList<Parameter> trainable, double learningRate, double weightDecay)
     {
         var noDecay = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
         foreach (var p in trainable)
@@ -226,9 +233,9 @@ public static class Trainer
         var groups = new List<AdamW.ParamGroup>();
         var decay = trainable.Where(p => !noDecay.Contains(p)).ToList();
         var plain = trainable.Where(p => noDecay.Contains(p)).ToList();
-        if (decay.Count > 0) groups.Add(new AdamW.ParamGroup(decay, lr: o.EffectiveLearningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: o.WeightDecay));
-        if (plain.Count > 0) groups.Add(new AdamW.ParamGroup(plain, lr: o.EffectiveLearningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0));
-        return optim.AdamW(groups, o.EffectiveLearningRate);
+        if (decay.Count > 0) groups.Add(new AdamW.ParamGroup(decay, lr: learningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: weightDecay));
+        if (plain.Count > 0) groups.Add(new AdamW.ParamGroup(plain, lr: learningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0));
+        return optim.AdamW(groups, learningRate);
     }
 
     static object MetricsJson(ClassificationMetrics metrics, TrainingOptions o, TrainerState state, double tokensPerSecond) => new Dictionary<string, object?>

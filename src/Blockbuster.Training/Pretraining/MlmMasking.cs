@@ -1,0 +1,42 @@
+namespace Blockbuster.Training.Pretraining;
+
+/// <summary>One masked batch: the corrupted ids (B·T), the flat positions chosen and their original ids.</summary>
+public sealed record MaskedBatch(long[] InputIds, long[] Positions, long[] Labels);
+
+/// <summary>
+/// BERT's masking (transformers' DataCollatorForLanguageModeling): each non-special token is chosen with
+/// probability p; a chosen token becomes [MASK] 80% of the time, a random word piece 10%, itself 10%.
+/// The draw is a pure function of (seed, epoch, batch), so a resumed run masks exactly as an uninterrupted
+/// one, and each epoch masks afresh.
+/// </summary>
+public sealed class MlmMasking(double probability, int maskId, int vocabSize, IReadOnlySet<int> specialIds)
+{
+    public MaskedBatch Mask(IReadOnlyList<int[]> blocks, int seed, int epoch, int batch)
+    {
+        var random = new Random(HashCode.Combine(seed, epoch, batch, 0x4d4c4d));
+        int T = blocks[0].Length;
+        var input = new long[blocks.Count * T];
+        var positions = new List<long>();
+        var labels = new List<long>();
+        for (int b = 0; b < blocks.Count; b++)
+            for (int t = 0; t < T; t++)
+            {
+                int id = blocks[b][t];
+                int flat = b * T + t;
+                input[flat] = id;
+                if (specialIds.Contains(id) || random.NextDouble() >= probability) continue;
+                positions.Add(flat);
+                labels.Add(id);
+                double r = random.NextDouble();
+                if (r < 0.8) input[flat] = maskId;
+                else if (r < 0.9) input[flat] = random.Next(vocabSize);
+            }
+        if (positions.Count == 0)   // a tiny batch may draw nothing; predict its first ordinary token unchanged
+        {
+            int first = Array.FindIndex(input, id => !specialIds.Contains((int)id));
+            positions.Add(Math.Max(first, 0));
+            labels.Add(input[Math.Max(first, 0)]);
+        }
+        return new MaskedBatch(input, positions.ToArray(), labels.ToArray());
+    }
+}

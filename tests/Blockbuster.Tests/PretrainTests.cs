@@ -1,0 +1,124 @@
+using System.Text.Json;
+using Blockbuster.Model;
+using Blockbuster.Model.Checkpoints;
+using Blockbuster.Model.Hub;
+using Blockbuster.Training;
+using Blockbuster.Training.Pretraining;
+using Blockbuster.Training.Tokenization;
+
+namespace Blockbuster.Tests;
+
+/// <summary>Masked-LM pretraining: masking statistics, blocks, a tiny run, exact resume, and the folder as a classifier base.</summary>
+[Collection("torch-global-state")]
+public class PretrainTests
+{
+    static HubClient OfflineHub(TempDir dir) => new(new HubOptions(HubOptions.DefaultEndpoint, null, Offline: true, dir.File("hub-cache")));
+
+    [Fact]
+    public void Masking_chooses_15_percent_of_ordinary_tokens_80_10_10_and_never_specials()
+    {
+        var specials = new HashSet<int> { 0, 1, 2, 3, 4 };
+        var masking = new MlmMasking(0.15, maskId: 4, vocabSize: 1000, specials);
+        var blocks = Enumerable.Range(0, 64).Select(b => new[] { 2 }.Concat(Enumerable.Range(0, 126).Select(t => 10 + (b * 7 + t) % 900)).Append(3).ToArray()).ToList();
+        int chosen = 0, masked = 0, kept = 0, ordinary = 64 * 126;
+        for (int batch = 0; batch < 10; batch++)
+        {
+            var m = masking.Mask(blocks, seed: 1, epoch: 0, batch);
+            Assert.Equal(m.Positions.Length, m.Labels.Length);
+            foreach (var (position, label) in m.Positions.Zip(m.Labels))
+            {
+                int original = blocks[(int)position / 128][position % 128];
+                Assert.Equal(original, label);
+                Assert.DoesNotContain(original, specials);
+                if (m.InputIds[position] == 4) masked++;
+                else if (m.InputIds[position] == original) kept++;
+            }
+            chosen += m.Positions.Length;
+        }
+        double rate = chosen / (10.0 * ordinary);
+        Assert.InRange(rate, 0.14, 0.16);
+        Assert.InRange(masked / (double)chosen, 0.78, 0.82);
+        // 10% kept on purpose, plus the random draws that happen to hit the original id (1 in 1000).
+        Assert.InRange(kept / (double)chosen, 0.09, 0.11);
+        // Same (seed, epoch, batch): same masks; another epoch: fresh ones.
+        Assert.Equal(masking.Mask(blocks, 1, 0, 3).InputIds, masking.Mask(blocks, 1, 0, 3).InputIds);
+        Assert.NotEqual(masking.Mask(blocks, 1, 0, 3).InputIds, masking.Mask(blocks, 1, 1, 3).InputIds);
+    }
+
+    [Fact]
+    public void Blocks_are_texts_concatenated_with_sep_and_framed_by_cls_and_sep()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir.File("vocab.txt"), TinyModels.Vocab());
+        var tokenizer = BertWordPieceTokenizer.Load(dir.File("vocab.txt"));
+        var texts = new[] { "the movie was good", "bad film", "i loved it" };   // 4 + 2 + 3 pieces, + 3 [SEP] = 12
+        var blocks = MlmBlocks.Build(texts, tokenizer, maxLength: 7, threads: 1, CancellationToken.None);   // 5 pieces a block
+        Assert.Equal(2, blocks.Count);   // 12 / 5: two full blocks, the tail of 2 dropped
+        int[] stream = [.. tokenizer.Tokenize(texts[0]), tokenizer.SepId, .. tokenizer.Tokenize(texts[1]), tokenizer.SepId, .. tokenizer.Tokenize(texts[2])];
+        Assert.Equal([tokenizer.ClsId, .. stream[..5], tokenizer.SepId], blocks.Block(0).ToArray());
+        Assert.Equal([tokenizer.ClsId, .. stream[5..10], tokenizer.SepId], blocks.Block(1).ToArray());
+    }
+
+    static PretrainOptions Options(TempDir dir, string output)
+    {
+        var csv = dir.File("unlabelled.csv");
+        if (!File.Exists(csv)) File.WriteAllLines(csv, ["review", .. SyntheticReviews.Make(400, 3).Select(r => $"\"{r.Text}\"")]);
+        var model = File.Exists(dir.File("base/config.json")) ? dir.File("base") : TinyModels.WriteBaseFolder(dir.File("base"));
+        return new PretrainOptions
+        {
+            Data = [csv], Model = model, FromScratch = true, Output = dir.File(output), MaxLength = 32, BatchSize = 16, Epochs = 2,
+            LearningRate = 5e-3, HeldOutBlocks = 16, SaveSteps = 7, Precision = "fp32", Threads = 1,
+        };
+    }
+
+    [Fact]
+    public async Task Learns_writes_a_masked_lm_folder_and_resumes_exactly()
+    {
+        using var dir = new TempDir();
+        var o = Options(dir, "full");
+        var events = new List<TrainingEvent>();
+        var result = await Pretrainer.RunAsync(o, OfflineHub(dir), new SyncProgress<TrainingEvent>(events.Add));
+        Assert.False(result.Interrupted);
+        var evaluations = events.OfType<MlmEvaluated>().ToList();
+        Assert.True(evaluations[^1].Loss < evaluations[0].Loss - 0.3, $"held-out MLM loss {evaluations[0].Loss} → {evaluations[^1].Loss}");
+
+        using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(o.Output, "config.json"))))
+            Assert.Equal("BertForMaskedLM", config.RootElement.GetProperty("architectures")[0].GetString());
+        var keys = SafetensorsFile.ReadHeader(Path.Combine(o.Output, "model.safetensors")).Keys.ToHashSet();
+        Assert.Contains("cls.predictions.bias", keys);
+        Assert.Contains("cls.predictions.transform.LayerNorm.weight", keys);
+        Assert.Contains("bert.embeddings.word_embeddings.weight", keys);
+        Assert.DoesNotContain(keys, k => k.Contains("pooler"));
+
+        // Stop after a few steps (cancellation at a step boundary writes a checkpoint), resume, compare bytes.
+        using var cts = new CancellationTokenSource();
+        var partial = o with { Output = dir.File("resumed") };
+        var stopped = await Pretrainer.RunAsync(partial, OfflineHub(dir),
+            new SyncProgress<TrainingEvent>(e => { if (e is StepCompleted { Step: 10 }) cts.Cancel(); }), cts.Token);
+        Assert.True(stopped.Interrupted);
+        await Pretrainer.RunAsync(new PretrainOptions { Output = partial.Output, Resume = true, Threads = 1 }, OfflineHub(dir));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(o.Output, "model.safetensors")), File.ReadAllBytes(Path.Combine(partial.Output, "model.safetensors")));
+        Assert.Equal(File.ReadAllText(Path.Combine(o.Output, "mlm_metrics.json")), File.ReadAllText(Path.Combine(partial.Output, "mlm_metrics.json")));
+    }
+
+    [Fact]
+    public async Task A_masked_lm_folder_is_a_base_for_train_with_a_fresh_trained_pooler()
+    {
+        using var dir = new TempDir();
+        var o = Options(dir, "mlm") with { Epochs = 1 };
+        await Pretrainer.RunAsync(o, OfflineHub(dir));
+        var loaded = ModelFolder.ForTraining(o.Output, ["negative", "positive"], new Blockbuster.Model.Lora.LoraConfig(), fromScratch: false);
+        using var model = loaded.Model;
+        Assert.True(loaded.Report!.PoolerIsFresh);
+        Assert.True(loaded.Report.ClassifierIsFresh);
+        Assert.Contains(loaded.Report.IgnoredKeys, k => k.StartsWith("cls.predictions", StringComparison.Ordinal));
+        var trainable = Trainer.SelectTrainable(model, lora: true);
+        var names = model.named_parameters().Where(p => trainable.Contains(p.parameter)).Select(p => p.name).ToList();
+        Assert.Contains("bert.pooler.dense.weight", names);
+        Assert.Contains("classifier.weight", names);
+        Assert.DoesNotContain(names, n => n.Contains("attention.self.query.base_layer", StringComparison.Ordinal));
+        var adapter = ModelExport.AdapterStateDict(model);
+        Assert.Contains(ModelExport.PeftPrefix + "bert.pooler.dense.weight", adapter.Keys);
+        Assert.Contains("pooler", model.LoraConfig!.ModulesToSave);
+    }
+}
