@@ -25,5 +25,11 @@ public static class CommonOptions
 
     public static Option<string> TextColumn() => new("--text-column") { Description = "CSV column holding the review text", DefaultValueFactory = _ => "review" };
     public static Option<string> LabelColumn() => new("--label-column") { Description = "CSV column holding the label (positive/negative, pos/neg, 1/0)", DefaultValueFactory = _ => "sentiment" };
+    public static Option<string> Encoding() => new Option<string>("--encoding")
+    {
+        Description = "how input text files are decoded: utf-8 (strict: an invalid byte is an error) or latin1",
+        DefaultValueFactory = _ => Training.Data.TextEncoding.Utf8,
+    }.AcceptOnlyFromAmong(Training.Data.TextEncoding.Names);
+
     public static Option<bool> SkipInvalidRows() => new("--skip-invalid-rows") { Description = "skip rows with an empty review or unknown label instead of stopping" };
 }

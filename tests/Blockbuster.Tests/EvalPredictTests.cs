@@ -176,7 +176,8 @@ public class EvalPredictTests(TrainedTinyModel trained) : IClassFixture<TrainedT
         File.WriteAllBytes(bad, [0x67, 0x6f, 0x6f, 0x64, 0x0a, 0xff, 0xfe]);
         (code, _, error) = await Cli(["predict", "--model", trained.Output, "--file", bad]);
         Assert.Equal(1, code);
-        Assert.Equal($"blockbuster predict: {bad}: invalid UTF-8 at byte 5; save the file as UTF-8.", error.Trim());
+        Assert.Equal("blockbuster predict: bad.txt: invalid UTF-8 at line 2 (byte offset 5: 0xFF); convert the file with " +
+                     "'iconv -f latin1 -t utf-8 bad.txt > bad-utf8.txt' or pass --encoding latin1.", error.Trim());
 
         (code, _, error) = await Cli(["predict", "--model", trained.Dir.File("no-such-model"), "x"]);
         Assert.Equal(1, code);
@@ -202,6 +203,8 @@ public class EvalPredictTests(TrainedTinyModel trained) : IClassFixture<TrainedT
         Console.SetOut(output);
         Console.SetError(error);
         Console.SetIn(new StringReader(stdin));
+        var oldStdin = Blockbuster.Cli.Commands.PredictCommand.StandardInput;
+        Blockbuster.Cli.Commands.PredictCommand.StandardInput = () => new MemoryStream(System.Text.Encoding.UTF8.GetBytes(stdin));
         try
         {
             int code = await CliApp.RunAsync(args);
@@ -212,6 +215,7 @@ public class EvalPredictTests(TrainedTinyModel trained) : IClassFixture<TrainedT
             Console.SetOut(oldOut);
             Console.SetError(oldErr);
             Console.SetIn(oldIn);
+            Blockbuster.Cli.Commands.PredictCommand.StandardInput = oldStdin;
         }
     }
 

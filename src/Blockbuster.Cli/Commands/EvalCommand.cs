@@ -25,6 +25,7 @@ public static class EvalCommand
     internal static readonly Option<string> TextColumn = CommonOptions.TextColumn();
     internal static readonly Option<string> LabelColumn = CommonOptions.LabelColumn();
     internal static readonly Option<bool> SkipInvalidRows = CommonOptions.SkipInvalidRows();
+    internal static readonly Option<string> Encoding = CommonOptions.Encoding();
 
     public static Command Create()
     {
@@ -37,7 +38,7 @@ public static class EvalCommand
               blockbuster eval --model ./blockbuster-model --json
               blockbuster eval --data other-reviews.csv --predictions predictions.csv --plot other-confusion.png
             """);
-        foreach (var option in new Option[] { Model, Data, MaxLength, BatchSize, Json, Predictions, Plot, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows })
+        foreach (var option in new Option[] { Model, Data, MaxLength, BatchSize, Json, Predictions, Plot, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows, Encoding })
             command.Options.Add(option);
         command.SetAction(RunAsync);
         return command;
@@ -45,7 +46,7 @@ public static class EvalCommand
 
     public static EvalOptions ToOptions(ParseResult p) => new(
         p.GetValue(Model)!, p.GetValue(Data), p.GetValue(TextColumn)!, p.GetValue(LabelColumn)!, p.GetValue(SkipInvalidRows),
-        p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Predictions), p.GetValue(Plot));
+        p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Predictions), p.GetValue(Plot), p.GetValue(Encoding)!);
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("eval", async () =>
     {

@@ -23,6 +23,7 @@ public static class PredictCommand
     internal static readonly Option<string> Precision = CommonOptions.Precision();
     internal static readonly Option<string> Device = CommonOptions.Device();
     internal static readonly Option<int> Threads = CommonOptions.Threads();
+    internal static readonly Option<string> Encoding = CommonOptions.Encoding();
 
     public static Command Create()
     {
@@ -37,7 +38,7 @@ public static class PredictCommand
               cat reviews.txt | blockbuster predict -
             """);
         command.Arguments.Add(Texts);
-        foreach (var option in new Option[] { File, TextColumn, Model, Json, MaxLength, BatchSize, Precision, Device, Threads })
+        foreach (var option in new Option[] { File, TextColumn, Model, Json, MaxLength, BatchSize, Precision, Device, Threads, Encoding })
             command.Options.Add(option);
         // A variadic text argument would otherwise swallow a mistyped option as a review.
         command.Validators.Add(result =>
@@ -54,7 +55,7 @@ public static class PredictCommand
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("predict", async () =>
     {
-        var texts = GatherTexts(parse.GetValue(Texts) ?? [], parse.GetValue(File), parse.GetValue(TextColumn)!);
+        var texts = GatherTexts(parse.GetValue(Texts) ?? [], parse.GetValue(File), parse.GetValue(TextColumn)!, parse.GetValue(Encoding)!);
         if (texts.Count == 0) throw new ArgumentException("no text to classify; pass TEXT arguments, --file PATH, or - to read stdin.");
         using var classifier = await SentimentClassifier.LoadAsync(ToOptions(parse), new HubClient(HubOptions.FromEnvironment()), cancellationToken).ConfigureAwait(false);
         var predictions = classifier.Predict(texts, cancellationToken);
@@ -81,52 +82,33 @@ public static class PredictCommand
         }, JsonOutput.Options);
 
     /// <summary>Texts from arguments, '-' (stdin, one per line) and --file, in that order.</summary>
-    public static List<string> GatherTexts(IEnumerable<string> arguments, string? file, string textColumn)
+    public static List<string> GatherTexts(IEnumerable<string> arguments, string? file, string textColumn, string encoding = TextEncoding.Utf8, Stream? stdin = null)
     {
         var texts = new List<string>();
         foreach (var argument in arguments)
         {
-            if (argument == "-") texts.AddRange(Lines(Console.In.ReadToEnd()));
+            if (argument == "-") texts.AddRange(Lines(TextEncoding.Decode(ReadAll(stdin ?? StandardInput()), encoding, "stdin")));
             else texts.Add(argument);
         }
         if (file is not null)
         {
             if (!System.IO.File.Exists(file)) throw new IOException($"{file}: file not found.");
-            if (Path.GetExtension(file).Equals(".csv", StringComparison.OrdinalIgnoreCase)) texts.AddRange(CsvTexts(file, textColumn));
-            else texts.AddRange(Lines(ReadUtf8(file)));
+            if (Path.GetExtension(file).Equals(".csv", StringComparison.OrdinalIgnoreCase)) texts.AddRange(ReviewCsv.ReadTexts(file, textColumn, encoding, keepEmpty: true).Texts);
+            else texts.AddRange(Lines(TextEncoding.Decode(System.IO.File.ReadAllBytes(file), encoding, file)));
         }
         return texts;
+    }
+
+    /// <summary>Where '-' reads from: the process's standard input, as bytes (decoded strictly here, not by Console.In).</summary>
+    internal static Func<Stream> StandardInput { get; set; } = Console.OpenStandardInput;
+
+    static byte[] ReadAll(Stream stream)
+    {
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        return buffer.ToArray();
     }
 
     static IEnumerable<string> Lines(string content) =>
         content.Split('\n').Select(l => l.TrimEnd('\r')).Reverse().SkipWhile(l => l.Length == 0).Reverse();   // drop trailing blank lines
-
-    /// <summary>Strict UTF-8: a file with invalid bytes is an error naming the offset, not silently mangled text.</summary>
-    static string ReadUtf8(string path)
-    {
-        var bytes = System.IO.File.ReadAllBytes(path);
-        try
-        {
-            return new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(bytes).TrimStart('\uFEFF');
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw new InvalidDataException($"{path}: invalid UTF-8 at byte {e.Index}; save the file as UTF-8.");
-        }
-    }
-
-    static IEnumerable<string> CsvTexts(string path, string column)
-    {
-        ReadUtf8(path);   // same strict UTF-8 check
-        using var reader = new StreamReader(path, Encoding.UTF8);
-        using var csv = new CsvHelper.CsvReader(reader, CultureInfo.InvariantCulture);
-        if (!csv.Read()) throw new DataFormatException($"{Path.GetFileName(path)}: the file is empty.");
-        csv.ReadHeader();
-        var header = csv.HeaderRecord ?? [];
-        int index = Array.FindIndex(header, h => string.Equals(h.Trim(), column, StringComparison.OrdinalIgnoreCase));
-        if (index < 0) throw new DataFormatException($"{Path.GetFileName(path)}: no column '{column}' (the header has: {string.Join(", ", header)}); choose it with --text-column.");
-        var texts = new List<string>();
-        while (csv.Read()) texts.Add(csv.GetField(index) ?? "");
-        return texts;
-    }
 }

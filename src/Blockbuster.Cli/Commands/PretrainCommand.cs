@@ -37,6 +37,7 @@ public static class PretrainCommand
     internal static readonly Option<string> Device = CommonOptions.Device();
     internal static readonly Option<int> Threads = CommonOptions.Threads();
     internal static readonly Option<string> TextColumn = CommonOptions.TextColumn();
+    internal static readonly Option<string> Encoding = CommonOptions.Encoding();
 
     public static Command Create()
     {
@@ -51,7 +52,7 @@ public static class PretrainCommand
               blockbuster train --data imdb.csv --model ./bert-tiny-imdb
             """);
         foreach (var option in new Option[] { Data, TrainSplit, Model, FromScratch, Output, Overwrite, Resume, MaxLength, MlmProbability, Epochs, BatchSize,
-                     Lr, WarmupRatio, WeightDecay, HeldOutBlocks, SaveSteps, Seed, Limit, Precision, Device, Threads, TextColumn })
+                     Lr, WarmupRatio, WeightDecay, HeldOutBlocks, SaveSteps, Seed, Limit, Precision, Device, Threads, TextColumn, Encoding })
             command.Options.Add(option);
         command.SetAction(RunAsync);
         return command;
@@ -65,6 +66,7 @@ public static class PretrainCommand
         WarmupRatio = p.GetValue(WarmupRatio), WeightDecay = p.GetValue(WeightDecay), HeldOutBlocks = p.GetValue(HeldOutBlocks),
         SaveSteps = p.GetValue(SaveSteps), Seed = p.GetValue(Seed), Limit = p.GetValue(Limit), Precision = p.GetValue(Precision)!,
         Device = p.GetValue(Device)!, Threads = p.GetValue(Threads), TextColumn = p.GetValue(TextColumn)!,
+        Encoding = p.GetValue(Encoding)!,
     };
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("pretrain", async () =>

@@ -45,6 +45,7 @@ public static class TrainCommand
     internal static readonly Option<string> TextColumn = CommonOptions.TextColumn();
     internal static readonly Option<string> LabelColumn = CommonOptions.LabelColumn();
     internal static readonly Option<bool> SkipInvalidRows = CommonOptions.SkipInvalidRows();
+    internal static readonly Option<string> Encoding = CommonOptions.Encoding();
 
     public static Command Create()
     {
@@ -59,7 +60,7 @@ public static class TrainCommand
             """);
         foreach (var option in new Option[] { Data, Model, Output, Overwrite, Resume, TestSize, Seed, Limit, MaxLength, Lr, WeightDecay, WarmupRatio,
                      Epochs, BatchSize, GradientAccumulation, MaxGradNorm, EvalBatchSize, LoraR, LoraAlpha, LoraDropout, LoraTargets,
-                     FullFinetune, FromScratch, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows })
+                     FullFinetune, FromScratch, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows, Encoding })
             command.Options.Add(option);
         command.SetAction(RunAsync);
         return command;
@@ -75,7 +76,7 @@ public static class TrainCommand
         LoraR = p.GetValue(LoraR), LoraAlpha = p.GetValue(LoraAlpha), LoraDropout = p.GetValue(LoraDropout), LoraTargets = p.GetValue(LoraTargets)!,
         FullFinetune = p.GetValue(FullFinetune), FromScratch = p.GetValue(FromScratch), Precision = p.GetValue(Precision)!,
         Device = p.GetValue(Device)!, Threads = p.GetValue(Threads), TextColumn = p.GetValue(TextColumn)!,
-        LabelColumn = p.GetValue(LabelColumn)!, SkipInvalidRows = p.GetValue(SkipInvalidRows),
+        LabelColumn = p.GetValue(LabelColumn)!, SkipInvalidRows = p.GetValue(SkipInvalidRows), Encoding = p.GetValue(Encoding)!,
     };
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("train", async () =>

@@ -14,7 +14,7 @@ public static class PytorchBinFile
 {
     public static Dictionary<string, Tensor> Read(string path)
     {
-        if (new FileInfo(path).Length == 0) throw new ModelFormatException($"{path}: file is empty, not a PyTorch checkpoint.");
+        if (ModelFiles.Length(path) == 0) throw new ModelFormatException($"{path}: file is empty, not a PyTorch checkpoint.");
         Hashtable table;
         try
         {

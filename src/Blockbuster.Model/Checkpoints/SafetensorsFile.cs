@@ -26,7 +26,7 @@ public static class SafetensorsFile
     /// <summary>Checks the header against the file: sizes, offsets, dtypes, shapes. Returns each tensor's shape.</summary>
     public static Dictionary<string, long[]> ReadHeader(string path)
     {
-        var length = new FileInfo(path).Length;
+        var length = ModelFiles.Length(path);
         if (length == 0) throw new ModelFormatException($"{path}: file is empty, not a safetensors file.");
         if (length < 8) throw new ModelFormatException($"{path}: truncated safetensors file ({length} bytes, the header length alone takes 8).");
 

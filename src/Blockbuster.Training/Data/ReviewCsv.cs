@@ -38,7 +38,7 @@ public static class ReviewCsv
         {
             // The file is hashed as it is parsed (one pass over it, not two).
             using var hashing = new CryptoStream(File.OpenRead(path), sha256, CryptoStreamMode.Read);
-            using var reader = new StreamReader(hashing, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            using var reader = new StreamReader(hashing, TextEncoding.Get(options.Encoding), detectEncodingFromByteOrderMarks: options.Encoding == TextEncoding.Utf8);
             using var csv = new CsvReader(reader, config);
             if (!csv.Read()) throw new DataFormatException($"{name}: the file is empty (expected a header with '{options.TextColumn}' and '{options.LabelColumn}').");
             csv.ReadHeader();
@@ -76,6 +76,10 @@ public static class ReviewCsv
             hashing.Close();      // finalises the hash
             digest = Convert.ToHexStringLower(sha256.Hash!);
         }
+        catch (Exception e) when (TextEncoding.IsDecodingFailure(e))
+        {
+            throw TextEncoding.InvalidUtf8(File.ReadAllBytes(path), path);
+        }
         catch (CsvHelperException e)
         {
             var row = e.Context?.Parser?.Row;
@@ -92,10 +96,10 @@ public static class ReviewCsv
     }
 
     /// <summary>
-    /// The non-empty texts of one column of an unlabelled CSV (pretraining, distillation), with their sha256.
-    /// Empty rows are skipped and counted.
+    /// The texts of one column of an unlabelled CSV (pretraining, distillation, predict), with the file's sha256.
+    /// Empty rows are skipped and counted, or kept with <paramref name="keepEmpty"/>.
     /// </summary>
-    public static (IReadOnlyList<string> Texts, string Sha256, int EmptyRows) ReadTexts(string path, string textColumn = "review")
+    public static (IReadOnlyList<string> Texts, string Sha256, int EmptyRows) ReadTexts(string path, string textColumn = "review", string encoding = TextEncoding.Utf8, bool keepEmpty = false)
     {
         if (!File.Exists(path)) throw new DataFormatException($"{path}: file not found.");
         var name = System.IO.Path.GetFileName(path);
@@ -109,7 +113,7 @@ public static class ReviewCsv
         try
         {
             using var hashing = new CryptoStream(File.OpenRead(path), sha256, CryptoStreamMode.Read);
-            using var reader = new StreamReader(hashing, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            using var reader = new StreamReader(hashing, TextEncoding.Get(encoding), detectEncodingFromByteOrderMarks: encoding == TextEncoding.Utf8);
             using var csv = new CsvReader(reader, config);
             if (!csv.Read()) throw new DataFormatException($"{name}: the file is empty (expected a header with '{textColumn}').");
             csv.ReadHeader();
@@ -120,17 +124,21 @@ public static class ReviewCsv
             {
                 var text = csv.TryGetField<string>(index, out var t) ? t : null;
                 if (string.IsNullOrWhiteSpace(text)) empty++;
-                else texts.Add(text);
+                if (keepEmpty || !string.IsNullOrWhiteSpace(text)) texts.Add(text ?? "");
             }
             reader.ReadToEnd();
             hashing.Close();
+        }
+        catch (Exception e) when (TextEncoding.IsDecodingFailure(e))
+        {
+            throw TextEncoding.InvalidUtf8(File.ReadAllBytes(path), path);
         }
         catch (CsvHelperException e)
         {
             var row = e.Context?.Parser?.Row;
             throw new DataFormatException($"{name}: malformed CSV{(row is null ? "" : $" at row {row}")} ({e.GetType().Name.Replace("Exception", "")}).");
         }
-        if (texts.Count == 0) throw new DataFormatException($"{name}: no texts in column '{textColumn}'.");
+        if (texts.Count == 0 && !keepEmpty) throw new DataFormatException($"{name}: no texts in column '{textColumn}'.");
         return (texts, Convert.ToHexStringLower(sha256.Hash!), empty);
     }
 

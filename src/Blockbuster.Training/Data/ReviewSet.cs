@@ -15,7 +15,7 @@ public sealed record ReviewSet(string Path, string Sha256, IReadOnlyList<string>
 }
 
 /// <summary>What columns to read and how strict to be.</summary>
-public sealed record ReviewCsvOptions(string TextColumn = "review", string LabelColumn = "sentiment", bool SkipInvalidRows = false);
+public sealed record ReviewCsvOptions(string TextColumn = "review", string LabelColumn = "sentiment", bool SkipInvalidRows = false, string Encoding = TextEncoding.Utf8);
 
 /// <summary>A CSV that cannot be used as labelled reviews; the message is one line naming file and rows.</summary>
 public sealed class DataFormatException(string message) : Exception(message);

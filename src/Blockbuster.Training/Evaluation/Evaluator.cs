@@ -98,7 +98,7 @@ public static class Evaluator
         if (!File.Exists(o.Data)) throw new DataFormatException($"{o.Data}: file not found.");
         return Task.Run(() =>
         {
-            var reviews = ReviewCsv.Read(o.Data!, new ReviewCsvOptions(o.TextColumn, o.LabelColumn, o.SkipInvalidRows));
+            var reviews = ReviewCsv.Read(o.Data!, new ReviewCsvOptions(o.TextColumn, o.LabelColumn, o.SkipInvalidRows, o.Encoding));
             var skipped = reviews.SkippedRows > 0 ? $", {reviews.SkippedRows:N0} invalid rows skipped" : "";
             return (reviews, $"{Path.GetFileName(o.Data)} ({reviews.Count:N0} reviews{skipped})");
         });

@@ -14,6 +14,8 @@ public sealed record PretrainOptions
     /// <summary>A split.json written by train: the training reviews of its CSV are added, never the held-out ones.</summary>
     [JsonPropertyName("train_split")] public string? TrainSplit { get; init; }
     [JsonPropertyName("text_column")] public string TextColumn { get; init; } = "review";
+    /// <summary>utf-8 (strict) or latin1, for --data.</summary>
+    [JsonPropertyName("encoding")] public string Encoding { get; init; } = Blockbuster.Training.Data.TextEncoding.Utf8;
     [JsonPropertyName("model")] public string Model { get; init; } = "prajjwal1/bert-tiny";
     [JsonPropertyName("from_scratch")] public bool FromScratch { get; init; }
     [JsonPropertyName("output")] public string Output { get; init; } = "./blockbuster-mlm";
@@ -54,5 +56,6 @@ public sealed record PretrainOptions
         Check(Precision is "auto" or "fp32" or "bf16" or "fp16", $"--precision must be auto, fp32, bf16 or fp16, got '{Precision}'.");
         Check(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'.");
         Check(!(Overwrite && Resume), "--overwrite and --resume cannot be combined.");
+        Blockbuster.Training.Data.TextEncoding.Get(Encoding);
     }
 }

@@ -208,7 +208,7 @@ public static class Pretrainer
     static IReadOnlyList<string> ReadTexts(PretrainOptions o)
     {
         var texts = new List<string>();
-        foreach (var path in o.Data) texts.AddRange(ReviewCsv.ReadTexts(path, o.TextColumn).Texts);
+        foreach (var path in o.Data) texts.AddRange(ReviewCsv.ReadTexts(path, o.TextColumn, o.Encoding).Texts);
         if (o.TrainSplit is { } splitPath)
         {
             // Only the training side of a split: its held-out reviews stay unseen, labelled or not.

@@ -8,7 +8,7 @@ public static class DataPreparation
     /// <summary>Reads the data, takes the stratified --limit subset if asked, and splits it.</summary>
     public static (ReviewSet Train, ReviewSet Test, SplitRecord Split) ReadAndSplit(TrainingOptions o)
     {
-        var all = ReviewCsv.Read(o.Data, new ReviewCsvOptions(o.TextColumn, o.LabelColumn, o.SkipInvalidRows));
+        var all = ReviewCsv.Read(o.Data, new ReviewCsvOptions(o.TextColumn, o.LabelColumn, o.SkipInvalidRows, o.Encoding));
         if (all.Labels.Distinct().Count() < 2) throw new DataFormatException($"{Path.GetFileName(o.Data)}: every review has the same label; training needs both.");
         var pool = o.Limit is { } limit ? all.Subset(StratifiedSplit.Subset(all.Labels, limit, o.Seed)) : all;
         var (trainIdx, testIdx) = StratifiedSplit.Split(pool.Labels, o.TestSize, o.Seed);
@@ -17,7 +17,7 @@ public static class DataPreparation
         var split = new SplitRecord
         {
             DataPath = Path.GetFullPath(o.Data), DataSha256 = all.Sha256, TextColumn = o.TextColumn, LabelColumn = o.LabelColumn,
-            SkipInvalidRows = o.SkipInvalidRows, Seed = o.Seed, TestSize = o.TestSize, Limit = o.Limit,
+            SkipInvalidRows = o.SkipInvalidRows, Encoding = o.Encoding, Seed = o.Seed, TestSize = o.TestSize, Limit = o.Limit,
             TrainRows = train.Rows, TestRows = test.Rows,
         };
         return (train, test, split);
@@ -36,7 +36,7 @@ public static class DataPreparation
     {
         CheckDataExists(split, dataOverride);
         var path = dataOverride ?? split.DataPath;
-        var all = ReviewCsv.Read(path, new ReviewCsvOptions(split.TextColumn, split.LabelColumn, split.SkipInvalidRows));
+        var all = ReviewCsv.Read(path, new ReviewCsvOptions(split.TextColumn, split.LabelColumn, split.SkipInvalidRows, split.Encoding));
         if (!string.Equals(all.Sha256, split.DataSha256, StringComparison.OrdinalIgnoreCase))
             throw new DataFormatException($"{path}: the file changed since training (sha256 {all.Sha256[..12]}… ≠ recorded {split.DataSha256[..Math.Min(12, split.DataSha256.Length)]}…); pass --data PATH to score it as a new CSV.");
         var byRow = new Dictionary<int, int>();

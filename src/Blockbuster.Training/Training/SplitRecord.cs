@@ -14,6 +14,7 @@ public sealed record SplitRecord
     [JsonPropertyName("text_column")] public string TextColumn { get; init; } = "review";
     [JsonPropertyName("label_column")] public string LabelColumn { get; init; } = "sentiment";
     [JsonPropertyName("skip_invalid_rows")] public bool SkipInvalidRows { get; init; }
+    [JsonPropertyName("encoding")] public string Encoding { get; init; } = Data.TextEncoding.Utf8;
     [JsonPropertyName("seed")] public int Seed { get; init; }
     [JsonPropertyName("test_size")] public double TestSize { get; init; }
     [JsonPropertyName("limit")] public int? Limit { get; init; }

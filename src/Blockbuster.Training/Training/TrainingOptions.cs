@@ -14,6 +14,8 @@ public sealed record TrainingOptions
     [JsonPropertyName("text_column")] public string TextColumn { get; init; } = "review";
     [JsonPropertyName("label_column")] public string LabelColumn { get; init; } = "sentiment";
     [JsonPropertyName("skip_invalid_rows")] public bool SkipInvalidRows { get; init; }
+    /// <summary>utf-8 (strict) or latin1.</summary>
+    [JsonPropertyName("encoding")] public string Encoding { get; init; } = Blockbuster.Training.Data.TextEncoding.Utf8;
     [JsonPropertyName("model")] public string Model { get; init; } = "prajjwal1/bert-tiny";
     [JsonPropertyName("output")] public string Output { get; init; } = "./blockbuster-model";
     [JsonPropertyName("overwrite")] public bool Overwrite { get; init; }
@@ -69,5 +71,6 @@ public sealed record TrainingOptions
         Check(Precision is "auto" or "fp32" or "bf16" or "fp16", $"--precision must be auto, fp32, bf16 or fp16, got '{Precision}'.");
         Check(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'.");
         Check(!(Overwrite && Resume), "--overwrite and --resume cannot be combined.");
+        Blockbuster.Training.Data.TextEncoding.Get(Encoding);
     }
 }
