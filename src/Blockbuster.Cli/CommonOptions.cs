@@ -31,5 +31,14 @@ public static class CommonOptions
         DefaultValueFactory = _ => Training.Data.TextEncoding.Utf8,
     }.AcceptOnlyFromAmong(Training.Data.TextEncoding.Names);
 
+    /// <param name="defaultValue">null: as the model was trained (eval, predict)</param>
+    public static Option<string> Truncation(string? defaultValue) => new Option<string>("--truncation")
+    {
+        Description = defaultValue is null
+            ? "which tokens of a long review to keep: head, tail or head+tail (default: as trained, else head)"
+            : "which tokens of a long review to keep: head, tail, or head+tail (the first 128 and last 382 of 510, Sun et al. 2019)",
+        DefaultValueFactory = _ => defaultValue!,
+    }.AcceptOnlyFromAmong(Training.Tokenization.TruncationRules.Names);
+
     public static Option<bool> SkipInvalidRows() => new("--skip-invalid-rows") { Description = "skip rows with an empty review or unknown label instead of stopping" };
 }

@@ -19,6 +19,7 @@ public static class AtomicFolder
         try
         {
             writeContents(temp);
+            CrashPoints.Reach("save-written");
             Swap(temp, full);
         }
         finally
@@ -49,6 +50,7 @@ public static class AtomicFolder
         }
         var old = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.old-{Guid.NewGuid():N}");
         Directory.Move(output, old);
+        CrashPoints.Reach("save-swap");
         try
         {
             Directory.Move(temp, output);

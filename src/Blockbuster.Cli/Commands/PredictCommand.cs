@@ -24,6 +24,7 @@ public static class PredictCommand
     internal static readonly Option<string> Device = CommonOptions.Device();
     internal static readonly Option<int> Threads = CommonOptions.Threads();
     internal static readonly Option<string> Encoding = CommonOptions.Encoding();
+    internal static readonly Option<string> Truncation = CommonOptions.Truncation(null);
 
     public static Command Create()
     {
@@ -38,7 +39,7 @@ public static class PredictCommand
               cat reviews.txt | blockbuster predict -
             """);
         command.Arguments.Add(Texts);
-        foreach (var option in new Option[] { File, TextColumn, Model, Json, MaxLength, BatchSize, Precision, Device, Threads, Encoding })
+        foreach (var option in new Option[] { File, TextColumn, Model, Json, MaxLength, BatchSize, Precision, Device, Threads, Encoding, Truncation })
             command.Options.Add(option);
         // A variadic text argument would otherwise swallow a mistyped option as a review.
         command.Validators.Add(result =>
@@ -51,7 +52,7 @@ public static class PredictCommand
     }
 
     public static PredictOptions ToOptions(ParseResult p) =>
-        new(p.GetValue(Model)!, p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!);
+        new(p.GetValue(Model)!, p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Truncation));
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("predict", async () =>
     {

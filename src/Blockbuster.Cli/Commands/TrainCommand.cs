@@ -10,7 +10,7 @@ public static class TrainCommand
 {
     static readonly TrainingOptions Defaults = new();
 
-    internal static readonly Option<string> Data = new("--data") { Description = "labelled CSV of reviews (header review,sentiment)", Required = true };
+    internal static readonly Option<string?> Data = new("--data") { Description = "labelled CSV of reviews (header review,sentiment); required unless --resume" };
     internal static readonly Option<string> Model = new("--model") { Description = "base model: Hugging Face repo id or local folder", DefaultValueFactory = _ => Defaults.Model };
     internal static readonly Option<string> Output = new("--output", "-o") { Description = "folder to write the trained model to", DefaultValueFactory = _ => Defaults.Output };
     internal static readonly Option<bool> Overwrite = new("--overwrite") { Description = "replace an existing output folder" };
@@ -39,6 +39,11 @@ public static class TrainCommand
     };
     internal static readonly Option<bool> FullFinetune = new("--full-finetune") { Description = "train every weight instead of LoRA adapters" };
     internal static readonly Option<bool> FromScratch = new("--from-scratch") { Description = "start from random weights built from the model's config.json (BERT init); defaults become lr 1e-3 with 10% warmup" };
+    internal static readonly Option<int> SaveSteps = new("--save-steps") { Description = "write a checkpoint every N optimizer steps (and at each epoch's end); --resume continues from the newest", DefaultValueFactory = _ => Defaults.SaveSteps };
+    internal static readonly Option<double> SaveMinutes = new("--save-minutes") { Description = "also write one when this many minutes passed since the last", DefaultValueFactory = _ => Defaults.SaveMinutes };
+    internal static readonly Option<bool> KeepBest = new("--keep-best") { Description = "the output keeps the epoch with the best held-out --best-metric, not the last (transformers' load_best_model_at_end)" };
+    internal static readonly Option<string> BestMetric = new Option<string>("--best-metric") { Description = "metric --keep-best compares", DefaultValueFactory = _ => Defaults.BestMetric }.AcceptOnlyFromAmong("accuracy", "f1", "loss");
+    internal static readonly Option<string> Truncation = CommonOptions.Truncation("head");
     internal static readonly Option<string> Precision = CommonOptions.Precision();
     internal static readonly Option<string> Device = CommonOptions.Device();
     internal static readonly Option<int> Threads = CommonOptions.Threads();
@@ -56,19 +61,23 @@ public static class TrainCommand
               blockbuster train --data imdb.csv
               blockbuster train --data ../shared/data/imdb.csv --model ../shared/models/bert-tiny --from-scratch --full-finetune
               blockbuster train --data imdb.csv --limit 2000 --epochs 1 --output ./quick-model --overwrite
-              blockbuster train --output ./blockbuster-model --data imdb.csv --resume
+              blockbuster train --output ./blockbuster-model --resume
             """);
         foreach (var option in new Option[] { Data, Model, Output, Overwrite, Resume, TestSize, Seed, Limit, MaxLength, Lr, WeightDecay, WarmupRatio,
                      Epochs, BatchSize, GradientAccumulation, MaxGradNorm, EvalBatchSize, LoraR, LoraAlpha, LoraDropout, LoraTargets,
-                     FullFinetune, FromScratch, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows, Encoding })
+                     FullFinetune, FromScratch, SaveSteps, SaveMinutes, KeepBest, BestMetric, Truncation, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows, Encoding })
             command.Options.Add(option);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(Data) is null && !result.GetValue(Resume)) result.AddError("Option '--data' is required (unless --resume continues a saved run).");
+        });
         command.SetAction(RunAsync);
         return command;
     }
 
     public static TrainingOptions ToOptions(ParseResult p) => new()
     {
-        Data = p.GetValue(Data)!, Model = p.GetValue(Model)!, Output = p.GetValue(Output)!, Overwrite = p.GetValue(Overwrite),
+        Data = p.GetValue(Data) ?? "", Model = p.GetValue(Model)!, Output = p.GetValue(Output)!, Overwrite = p.GetValue(Overwrite),
         Resume = p.GetValue(Resume), TestSize = p.GetValue(TestSize), Seed = p.GetValue(Seed), Limit = p.GetValue(Limit),
         MaxLength = p.GetValue(MaxLength), LearningRate = p.GetValue(Lr), WeightDecay = p.GetValue(WeightDecay),
         WarmupRatio = p.GetValue(WarmupRatio), Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize),
@@ -77,6 +86,8 @@ public static class TrainCommand
         FullFinetune = p.GetValue(FullFinetune), FromScratch = p.GetValue(FromScratch), Precision = p.GetValue(Precision)!,
         Device = p.GetValue(Device)!, Threads = p.GetValue(Threads), TextColumn = p.GetValue(TextColumn)!,
         LabelColumn = p.GetValue(LabelColumn)!, SkipInvalidRows = p.GetValue(SkipInvalidRows), Encoding = p.GetValue(Encoding)!,
+        SaveSteps = p.GetValue(SaveSteps), SaveMinutes = p.GetValue(SaveMinutes), KeepBest = p.GetValue(KeepBest), BestMetric = p.GetValue(BestMetric)!,
+        Truncation = p.GetValue(Truncation)!,
     };
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("train", async () =>

@@ -70,7 +70,7 @@ public sealed class TrainingView(string unit = "reviews") : IDisposable
             err.MarkupLine($"[yellow]Interrupted[/]: checkpoint saved in {Markup.Escape(result.Output)}; continue with [bold]--resume[/].");
             return;
         }
-        if (result.Metrics is { } m) MetricsTable.Write(AnsiConsole.Console, m, $"Held-out metrics ({m.Count:N0} reviews)");
+        if (result.Metrics is { } m) MetricsTable.Write(AnsiConsole.Console, m, $"Held-out metrics ({m.Count:N0} reviews{(result.BestEpoch is { } e ? $", best epoch {e}" : "")})");
         AnsiConsole.MarkupLine($"Saved to [bold]{Markup.Escape(result.Output)}[/] in {Duration(result.Elapsed)}.");
     }
 

@@ -19,6 +19,9 @@ public sealed record ClassificationMetrics
     [JsonPropertyName("support")] public long[] Support { get; init; } = [];
     [JsonPropertyName("count")] public int Count { get; init; }
 
+    /// <summary>The metrics as one JSON object (their snake_case names), for the files and outputs that embed them.</summary>
+    public System.Text.Json.Nodes.JsonObject ToJsonObject() => System.Text.Json.JsonSerializer.SerializeToNode(this)!.AsObject();
+
     /// <param name="labels">true labels, 0 or 1</param>
     /// <param name="positiveProbabilities">P(label = 1) per example</param>
     public static ClassificationMetrics Compute(IReadOnlyList<int> labels, IReadOnlyList<double> positiveProbabilities)

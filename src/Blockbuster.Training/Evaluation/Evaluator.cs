@@ -32,8 +32,9 @@ public static class Evaluator
         bool savedSplit = o.Data is null;
         var reading = savedSplit ? ReadSavedSplit(folder) : ReadCsv(o);
         var early = TokenizerBeforeLoad(folder, o.MaxLength);
+        var truncation = ModelSettings.Truncation(folder, o.Truncation);
         var tokenizing = early is var (earlyTokenizer, earlyMaxLength)
-            ? reading.ContinueWith(r => earlyTokenizer.EncodeAll(r.Result.Reviews.Texts.ToArray(), earlyMaxLength, o.Threads, cancellationToken),
+            ? reading.ContinueWith(r => earlyTokenizer.EncodeAll(r.Result.Reviews.Texts.ToArray(), earlyMaxLength, truncation, o.Threads, cancellationToken),
                                    cancellationToken, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default)
             : null;
         var loaded = await ModelFolder.ForInferenceAsync(hub, folder, null, cancellationToken).ConfigureAwait(false);
@@ -50,7 +51,7 @@ public static class Evaluator
 
         var scoring = Stopwatch.StartNew();
         var encodings = tokenizing is null
-            ? tokenizer.EncodeAll(reviews.Texts.ToArray(), maxLength, o.Threads, cancellationToken)
+            ? tokenizer.EncodeAll(reviews.Texts.ToArray(), maxLength, truncation, o.Threads, cancellationToken)
             : await tokenizing.ConfigureAwait(false);
         var probabilities = predictor.Probabilities(encodings, progress, cancellationToken);
         scoring.Stop();

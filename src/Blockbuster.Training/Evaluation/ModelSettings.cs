@@ -17,6 +17,9 @@ public static class ModelSettings
         return Math.Min(ReadInt(folder, "max_length") ?? 512, config.MaxPositionEmbeddings);
     }
 
+    public static Tokenization.Truncation Truncation(string folder, string? requested) =>
+        Tokenization.TruncationRules.Parse(requested ?? ReadString(folder, "truncation") ?? "head");
+
     public static string Precision(string folder, string requested) =>
         requested != "auto" ? requested : ReadString(folder, "precision") ?? "auto";
 

@@ -7,7 +7,7 @@ namespace Blockbuster.Training.Evaluation;
 
 /// <summary>What <c>blockbuster predict</c> takes besides the texts.</summary>
 public sealed record PredictOptions(string Model = "./blockbuster-model", int? MaxLength = null, int BatchSize = 16,
-                                    string Device = "auto", int Threads = 0, string Precision = "auto");
+                                    string Device = "auto", int Threads = 0, string Precision = "auto", string? Truncation = null);
 
 /// <summary>One text's prediction. <see cref="Label"/> is null for an empty text, which gets no prediction.</summary>
 public sealed record SentimentPrediction(string? Label, double Probability, IReadOnlyDictionary<string, double> Probabilities,
@@ -21,11 +21,13 @@ public sealed class SentimentClassifier : IDisposable
     readonly Predictor predictor;
 
     public int MaxLength { get; }
+    public Truncation Truncation { get; }
     public IReadOnlyList<string> Labels => loaded.Model.Config.Labels;
     public string Kind => loaded.Kind;
 
-    SentimentClassifier(LoadedModel loaded, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength)
+    SentimentClassifier(LoadedModel loaded, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength, Truncation truncation)
     {
+        Truncation = truncation;
         this.loaded = loaded;
         this.tokenizer = tokenizer;
         this.predictor = predictor;
@@ -45,7 +47,8 @@ public sealed class SentimentClassifier : IDisposable
             var precision = PrecisionPolicy.Resolve(ModelSettings.Precision(folder, o.Precision), device);
             int maxLength = ModelSettings.MaxLength(folder, o.MaxLength, loaded.Model.Config);
             var tokenizer = BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
-            return new SentimentClassifier(loaded, tokenizer, new Predictor(loaded.Model, tokenizer, device, precision, maxLength, o.BatchSize), maxLength);
+            return new SentimentClassifier(loaded, tokenizer, new Predictor(loaded.Model, tokenizer, device, precision, maxLength, o.BatchSize), maxLength,
+                                           ModelSettings.Truncation(folder, o.Truncation));
         }
         catch
         {
@@ -57,7 +60,7 @@ public sealed class SentimentClassifier : IDisposable
     public IReadOnlyList<SentimentPrediction> Predict(IReadOnlyList<string?> texts, CancellationToken cancellationToken = default)
     {
         var valid = Enumerable.Range(0, texts.Count).Where(i => !string.IsNullOrWhiteSpace(texts[i])).ToArray();
-        var encodings = tokenizer.EncodeAll(valid.Select(i => texts[i]).ToArray(), MaxLength);
+        var encodings = tokenizer.EncodeAll(valid.Select(i => texts[i]).ToArray(), MaxLength, Truncation);
         var probabilities = predictor.Probabilities(encodings, null, cancellationToken);
         var result = new SentimentPrediction[texts.Count];
         var none = new Dictionary<string, double>();

@@ -71,7 +71,22 @@ public sealed class BertWordPieceTokenizer
         return new BertWordPieceTokenizer(wordPiece, vocab, options);
     }
 
-    /// <summary>[CLS] tokens… [SEP], at most <paramref name="maxLength"/> ids. Null and empty give [CLS] [SEP].</summary>
+    /// <summary>
+    /// [CLS] tokens… [SEP], at most <paramref name="maxLength"/> ids; a longer text keeps its head, its tail, or
+    /// both (<see cref="Truncation"/>). Null and empty give [CLS] [SEP].
+    /// </summary>
+    public Encoding Encode(string? text, int maxLength, Truncation truncation)
+    {
+        if (truncation == Truncation.Head || string.IsNullOrEmpty(text)) return Encode(text, maxLength);
+        if (maxLength < 2) throw new ArgumentOutOfRangeException(nameof(maxLength), "max length must leave room for [CLS] and [SEP].");
+        int budget = maxLength - 2;
+        var pieces = Tokenize(text);
+        if (pieces.Length <= budget) return new Encoding([ClsId, .. pieces, SepId], false);
+        int head = truncation == Truncation.HeadTail ? TruncationRules.HeadTokens(budget) : 0;
+        return new Encoding([ClsId, .. pieces[..head], .. pieces[^(budget - head)..], SepId], true);
+    }
+
+    /// <summary>[CLS] tokens… [SEP], at most <paramref name="maxLength"/> ids, keeping the head of a longer text. Null and empty give [CLS] [SEP].</summary>
     public Encoding Encode(string? text, int maxLength)
     {
         if (maxLength < 2) throw new ArgumentOutOfRangeException(nameof(maxLength), "max length must leave room for [CLS] and [SEP].");
@@ -100,14 +115,18 @@ public sealed class BertWordPieceTokenizer
     }
 
     /// <summary>Encodes many texts on all cores (or <paramref name="threads"/>), keeping their order.</summary>
-    public Encoding[] EncodeAll(IReadOnlyList<string?> texts, int maxLength, int threads = -1, CancellationToken cancellationToken = default)
+    public Encoding[] EncodeAll(IReadOnlyList<string?> texts, int maxLength, int threads = -1, CancellationToken cancellationToken = default) =>
+        EncodeAll(texts, maxLength, Truncation.Head, threads, cancellationToken);
+
+    /// <summary>Encodes many texts on all cores (or <paramref name="threads"/>), keeping their order.</summary>
+    public Encoding[] EncodeAll(IReadOnlyList<string?> texts, int maxLength, Truncation truncation, int threads = -1, CancellationToken cancellationToken = default)
     {
         var result = new Encoding[texts.Count];
         if (texts.Count == 0) return result;
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount, CancellationToken = cancellationToken };
         Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, texts.Count, 256), options, range =>
         {
-            for (int i = range.Item1; i < range.Item2; i++) result[i] = Encode(texts[i], maxLength);
+            for (int i = range.Item1; i < range.Item2; i++) result[i] = Encode(texts[i], maxLength, truncation);
         });
         return result;
     }

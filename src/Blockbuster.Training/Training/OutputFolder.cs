@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Blockbuster.Model;
 using Blockbuster.Model.Checkpoints;
 using Blockbuster.Model.Lora;
@@ -24,10 +25,17 @@ public static class OutputFolder
 
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>What one save writes.</summary>
+    /// <param name="ExportedMerged">the weights to export (the best epoch's with --keep-best); null: the model's current ones</param>
+    /// <param name="ExportedAdapter">the adapter to export alongside <paramref name="ExportedMerged"/></param>
+    /// <param name="WritesAdapter">whether the folder gets a PEFT adapter (LoRA on a pretrained base)</param>
+    /// <param name="ExtraCheckpointFiles">more state dicts for checkpoint/ (the best epoch's weights)</param>
     public sealed record Snapshot(
         BertForSequenceClassification Model, TrainingOptions Options, string BaseFolder, string BaseModelName,
-        SplitRecord Split, IReadOnlyList<string> LogLines, TrainerState State, object? Metrics,
-        TorchSharp.Modules.OptimizerHelper Optimizer);
+        SplitRecord Split, IReadOnlyList<string> LogLines, TrainerState State, JsonObject? Metrics,
+        TorchSharp.Modules.OptimizerHelper Optimizer, IReadOnlyDictionary<string, Tensor>? ExportedMerged = null,
+        IReadOnlyDictionary<string, Tensor>? ExportedAdapter = null, bool WritesAdapter = false,
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, Tensor>>? ExtraCheckpointFiles = null);
 
     /// <summary>Refuses to start when the output exists and would be replaced without --overwrite.</summary>
     public static void CheckWritable(string output, bool overwrite, bool resume)
@@ -51,29 +59,30 @@ public static class OutputFolder
     {
         using var scope = NewDisposeScope();
         s.Model.Config.Save(Path.Combine(folder, ModelFolder.Config));
-        SafetensorsFile.Write(Path.Combine(folder, ModelFolder.Safetensors), ModelExport.MergedStateDict(s.Model));
+        SafetensorsFile.Write(Path.Combine(folder, ModelFolder.Safetensors), s.ExportedMerged ?? ModelExport.MergedStateDict(s.Model));
         WriteTokenizer(folder, s);
-        // From scratch there is no checkpoint for an adapter to sit on (the base weights were random), so
-        // only the merged model is written.
-        if (s.Model.LoraConfig is { } lora && !s.Options.FromScratch)
+        if (s.WritesAdapter && s.Model.LoraConfig is { } lora)
         {
             // In a folder of its own: transformers treats a folder holding adapter_config.json as an adapter
             // and would apply it on top of the merged weights (seen with transformers 5.17 + PEFT 0.21).
             var adapter = Path.Combine(folder, AdapterFolder);
             Directory.CreateDirectory(adapter);
             (lora with { BaseModelNameOrPath = s.BaseModelName, InferenceMode = true }).Save(Path.Combine(adapter, ModelFolder.AdapterConfig));
-            SafetensorsFile.Write(Path.Combine(adapter, ModelFolder.AdapterWeights), ModelExport.AdapterStateDict(s.Model));
+            SafetensorsFile.Write(Path.Combine(adapter, ModelFolder.AdapterWeights), s.ExportedAdapter ?? ModelExport.AdapterStateDict(s.Model));
             WriteTokenizer(adapter, s);
         }
 
         File.WriteAllText(Path.Combine(folder, ArgsFile), JsonSerializer.Serialize(TrainingArgsJson(s.Options), Indented));
         File.WriteAllText(Path.Combine(folder, SplitRecord.FileName), s.Split.ToJson());
         File.WriteAllLines(Path.Combine(folder, LogFile), s.LogLines);
-        if (s.Metrics is not null) File.WriteAllText(Path.Combine(folder, MetricsFile), JsonSerializer.Serialize(s.Metrics, Indented));
+        if (s.Metrics is not null) File.WriteAllText(Path.Combine(folder, MetricsFile), s.Metrics.ToJsonString(Indented));
         if (s.LogLines.Count > 0) CurvePlot.Save(Path.Combine(folder, CurvesFile), s.LogLines);
+        ModelCard.Write(Path.Combine(folder, ModelCard.FileName), s);
 
-        TrainingCheckpoint.Write(Path.Combine(folder, TrainerState.Folder), s.State,
-            s.Model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value), s.Optimizer);
+        var checkpoint = Path.Combine(folder, TrainerState.Folder);
+        TrainingCheckpoint.Write(checkpoint, s.State, s.Model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value), s.Optimizer);
+        foreach (var (file, tensors) in s.ExtraCheckpointFiles ?? new Dictionary<string, IReadOnlyDictionary<string, Tensor>>())
+            SafetensorsFile.Write(Path.Combine(checkpoint, file), tensors);
     }
 
     static void WriteTokenizer(string folder, Snapshot s)

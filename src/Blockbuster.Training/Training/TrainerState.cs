@@ -22,6 +22,8 @@ public sealed record TrainerState
     /// <summary>State of the dropout mask generator (xoshiro256**).</summary>
     [JsonPropertyName("dropout_rng")] public ulong[]? DropoutRng { get; init; }
     [JsonPropertyName("epoch_metrics")] public List<ClassificationMetrics> EpochMetrics { get; init; } = [];
+    /// <summary>With --keep-best: the epoch (1-based) whose weights the output exports.</summary>
+    [JsonPropertyName("best_epoch")] public int? BestEpoch { get; init; }
 
     public const string Folder = "checkpoint";
     public const string FileName = "trainer_state.json";

@@ -25,4 +25,5 @@ public sealed record EvaluationProgress(int Epoch, int Done, int Total) : Traini
 public sealed record EpochCompleted(int Epoch, int Epochs, ClassificationMetrics Metrics, TimeSpan Elapsed) : TrainingEvent;
 
 /// <summary>How a run ended: final metrics, or <see cref="Interrupted"/> after a checkpoint on Ctrl+C.</summary>
-public sealed record TrainingResult(string Output, ClassificationMetrics? Metrics, bool Interrupted, int Steps, TimeSpan Elapsed, double TokensPerSecond);
+/// <param name="BestEpoch">with --keep-best, the epoch the output holds (its metrics are <paramref name="Metrics"/>)</param>
+public sealed record TrainingResult(string Output, ClassificationMetrics? Metrics, bool Interrupted, int Steps, TimeSpan Elapsed, double TokensPerSecond, int? BestEpoch = null);

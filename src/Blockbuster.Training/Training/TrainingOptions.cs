@@ -10,6 +10,12 @@ namespace Blockbuster.Training;
 /// </summary>
 public sealed record TrainingOptions
 {
+    /// <summary>The layout of output folders this Blockbuster writes; a later one may read older folders by it.</summary>
+    public const int CurrentFormat = 2;
+
+    /// <summary>Written into training_args.json; 1 for folders from before it was recorded.</summary>
+    [JsonPropertyName("blockbuster_format")] public int Format { get; init; } = CurrentFormat;   // (missing in format-1 folders)
+    [JsonPropertyName("blockbuster_version")] public string? Version { get; init; } = Blockbuster.Model.BlockbusterVersion.Current;
     [JsonPropertyName("data")] public string Data { get; init; } = "imdb.csv";
     [JsonPropertyName("text_column")] public string TextColumn { get; init; } = "review";
     [JsonPropertyName("label_column")] public string LabelColumn { get; init; } = "sentiment";
@@ -43,6 +49,15 @@ public sealed record TrainingOptions
     [JsonPropertyName("precision")] public string Precision { get; init; } = "auto";
     [JsonPropertyName("device")] public string Device { get; init; } = "auto";
     [JsonPropertyName("threads")] public int Threads { get; init; }
+    /// <summary>Checkpoint every N optimizer steps (and at each epoch's end).</summary>
+    [JsonPropertyName("save_steps")] public int SaveSteps { get; init; } = 500;
+    /// <summary>Also checkpoint once this many minutes passed since the last save, so a slow run never loses more.</summary>
+    [JsonPropertyName("save_minutes")] public double SaveMinutes { get; init; } = 5;
+    /// <summary>The output keeps the epoch with the best held-out <see cref="BestMetric"/> (transformers' load_best_model_at_end).</summary>
+    [JsonPropertyName("keep_best")] public bool KeepBest { get; init; }
+    [JsonPropertyName("metric_for_best_model")] public string BestMetric { get; init; } = "accuracy";
+    /// <summary>head, tail or head+tail: which tokens of a long review are kept; eval and predict reuse it.</summary>
+    [JsonPropertyName("truncation")] public string Truncation { get; init; } = "head";
 
     public const double FineTuneLearningRate = 3e-5;
     public const double FromScratchLearningRate = 1e-3;
@@ -71,6 +86,10 @@ public sealed record TrainingOptions
         Check(Precision is "auto" or "fp32" or "bf16" or "fp16", $"--precision must be auto, fp32, bf16 or fp16, got '{Precision}'.");
         Check(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'.");
         Check(!(Overwrite && Resume), "--overwrite and --resume cannot be combined.");
+        Check(SaveSteps > 0, $"--save-steps must be positive, got {SaveSteps}.");
+        Check(SaveMinutes > 0, $"--save-minutes must be positive, got {SaveMinutes}.");
+        Check(BestMetric is "accuracy" or "f1" or "loss", $"--best-metric must be accuracy, f1 or loss, got '{BestMetric}'.");
+        Tokenization.TruncationRules.Parse(Truncation);
         Blockbuster.Training.Data.TextEncoding.Get(Encoding);
     }
 }
