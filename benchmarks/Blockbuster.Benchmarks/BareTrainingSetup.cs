@@ -29,7 +29,7 @@ sealed class BareTrainingSetup : IDisposable
         var batches = new LengthBucketSampler(encodings.Select(e => e.Ids.Length).ToArray(), o.BatchSize, o.Seed).Batches(0);
         manual_seed(o.Seed);
         var config = BertConfig.Load(Path.Combine(SharedPaths.BertTiny, "config.json")).WithLabels(["negative", "positive"]);
-        var model = new BertForSequenceClassification(config, o.FullFinetune ? null : new LoraConfig());
+        var model = Blockbuster.Model.Lora.LoraInjection.Inject(new BertForSequenceClassification(config), o.FullFinetune ? null : new LoraConfig());
         var optimizer = optim.AdamW(Trainer.SelectTrainable(model, !o.FullFinetune), 3e-5);
         model.train();
         return new BareTrainingSetup { Train = train, Encodings = encodings, Batches = batches, Model = model, Optimizer = optimizer };

@@ -51,9 +51,9 @@ static class InferenceProbe
             Time("  attention.output", () => layer.attention.output.call(selfOut, hidden), B * T);
             Time("  intermediate", () => layer.intermediate.call(attended), B * T);
             Time("  output", () => layer.output.call(inter, attended), B * T);
-            Time("pooler", () => model.bert.pooler.call(hidden), B * T);
-            var preActivation = LinearLayers.Apply(layer.intermediate.dense, attended);
-            Time("  intermediate dense alone", () => LinearLayers.Apply(layer.intermediate.dense, attended), B * T);
+            Time("pooler", () => model.bert.pooler!.call(hidden), B * T);
+            var preActivation = Autocast.Linear(layer.intermediate.dense, attended);
+            Time("  intermediate dense alone", () => Autocast.Linear(layer.intermediate.dense, attended), B * T);
             Time("  gelu alone", () => nn.functional.gelu(preActivation), B * T);
         }
         using (Autocast.Enable(ScalarType.BFloat16))

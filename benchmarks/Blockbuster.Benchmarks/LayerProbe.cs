@@ -24,7 +24,7 @@ static class LayerProbe
                  })
         {
             var config = baseConfig with { HiddenDropoutProb = hidden, AttentionProbsDropoutProb = attn };
-            using var model = new BertForSequenceClassification(config, new LoraConfig { Dropout = lora });
+            using var model = Blockbuster.Model.Lora.LoraInjection.Inject(new BertForSequenceClassification(config), new LoraConfig { Dropout = lora });
             Blockbuster.Training.Trainer.SelectTrainable(model, true);
             model.train();
             double fwd = 0, bwd = 0;

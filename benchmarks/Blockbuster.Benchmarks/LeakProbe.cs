@@ -16,7 +16,7 @@ static class LeakProbe
         bool gc = Environment.GetCommandLineArgs().Contains("--gc");
         if (mallopt) NativeMemory.KeepLargeAllocations();
         var config = BertConfig.Load(Path.Combine(SharedPaths.BertTiny, "config.json"));
-        using var model = new BertForSequenceClassification(config, new LoraConfig());
+        using var model = Blockbuster.Model.Lora.LoraInjection.Inject(new BertForSequenceClassification(config), new LoraConfig());
         Trainer.SelectTrainable(model, true);
         model.train();
         var rng = new Random(1);

@@ -22,7 +22,7 @@ static class StepProfile
         var config = BertConfig.Load(Path.Combine(SharedPaths.BertTiny, "config.json"));
         foreach (var (name, dtype, lora) in new (string, ScalarType?, bool)[] { ("fp32 full", null, false), ("bf16 full", ScalarType.BFloat16, false), ("fp32 lora", null, true), ("bf16 lora", ScalarType.BFloat16, true) })
         {
-            using var model = new BertForSequenceClassification(config, lora ? new LoraConfig() : null);
+            using var model = Blockbuster.Model.Lora.LoraInjection.Inject(new BertForSequenceClassification(config), lora ? new LoraConfig() : null);
             var trainable = Trainer.SelectTrainable(model, lora);
             using var opt = Trainer.CreateOptimizer(trainable, new TrainingOptions());
             model.train();

@@ -31,6 +31,12 @@ public static class Autocast
         return nn.functional.linear(x.to(dtype), layer.weight!.to(dtype), layer.bias?.to(dtype));
     }
 
+    /// <summary>
+    /// A model's swappable linear layer under autocast: a plain <see cref="TorchSharp.Modules.Linear"/> is cast
+    /// here; a LoRA or 4-bit layer casts its own parts.
+    /// </summary>
+    public static Tensor Linear(nn.Module<Tensor, Tensor> layer, Tensor x) => layer is Linear linear ? Linear(linear, x) : layer.call(x);
+
     /// <summary>fp32 view of an activation, for the ops autocast keeps in fp32.</summary>
     public static Tensor Float(Tensor x) => x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
 

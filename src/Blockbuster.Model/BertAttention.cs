@@ -8,10 +8,10 @@ public sealed class BertAttention : nn.Module<Tensor, Tensor?, Tensor>
     public readonly BertSelfAttention self;
     public readonly BertSelfOutput output;
 
-    public BertAttention(BertConfig config, Lora.LoraConfig? lora) : base(nameof(BertAttention))
+    public BertAttention(BertConfig config) : base(nameof(BertAttention))
     {
-        self = new BertSelfAttention(config, lora);
-        output = new BertSelfOutput(config, lora);
+        self = new BertSelfAttention(config);
+        output = new BertSelfOutput(config);
         RegisterComponents();
     }
 

@@ -8,9 +8,9 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor?, Tensor>
 {
     public readonly ModuleList<BertLayer> layer;
 
-    public BertEncoder(BertConfig config, Lora.LoraConfig? lora) : base(nameof(BertEncoder))
+    public BertEncoder(BertConfig config) : base(nameof(BertEncoder))
     {
-        layer = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new BertLayer(config, lora)).ToArray());
+        layer = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new BertLayer(config)).ToArray());
         RegisterComponents();
     }
 

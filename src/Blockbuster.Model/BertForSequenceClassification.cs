@@ -6,8 +6,8 @@ namespace Blockbuster.Model;
 
 /// <summary>
 /// transformers' BertForSequenceClassification: <c>bert</c>, <c>dropout</c>, <c>classifier</c> on the pooled output.
-/// With a <see cref="LoraConfig"/>, the targeted linear layers are <see cref="LoraLinear"/>s from the start
-/// (their base weights live under <c>….base_layer.weight</c>, as in PEFT).
+/// Built plain; <see cref="LoraInjection.Inject"/> then swaps the targeted linear layers for
+/// <see cref="LoraLinear"/>s (their base weights under <c>….base_layer.weight</c>, as in PEFT).
 /// </summary>
 public sealed class BertForSequenceClassification : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
@@ -16,16 +16,15 @@ public sealed class BertForSequenceClassification : nn.Module<Tensor, Tensor, Te
     public readonly Linear classifier;
 
     public BertConfig Config { get; }
+    /// <summary>The adapter injected into this model, if any.</summary>
     public LoraConfig? LoraConfig { get; internal set; }
 
     /// <param name="initialize">false skips BERT's random init, for models whose weights are loaded next</param>
-    public BertForSequenceClassification(BertConfig config, LoraConfig? lora = null, bool initialize = true) : base(nameof(BertForSequenceClassification))
+    public BertForSequenceClassification(BertConfig config, bool initialize = true) : base(nameof(BertForSequenceClassification))
     {
         config.Validate();
-        lora?.Validate();
         Config = config;
-        LoraConfig = lora;
-        bert = new BertModel(config, lora);
+        bert = new BertModel(config);
         dropout = new FastDropout(config.ClassifierDropout ?? config.HiddenDropoutProb);
         classifier = nn.Linear(config.HiddenSize, config.NumLabels);
         RegisterComponents();

@@ -5,15 +5,15 @@ namespace Blockbuster.Model;
 /// <summary>transformers' BertIntermediate: dense (H → I) and the activation.</summary>
 public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
 {
-    public readonly nn.Module<Tensor, Tensor> dense;
+    public nn.Module<Tensor, Tensor> dense;   // a Linear; LayerSwap may replace it (LoRA, 4-bit)
     readonly string activation;
 
-    public BertIntermediate(BertConfig config, Lora.LoraConfig? lora) : base(nameof(BertIntermediate))
+    public BertIntermediate(BertConfig config) : base(nameof(BertIntermediate))
     {
-        dense = LinearLayers.Create(nameof(dense), config.HiddenSize, config.IntermediateSize, lora);
+        dense = nn.Linear(config.HiddenSize, config.IntermediateSize);
         activation = config.HiddenAct;
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor hidden) => Activations.Apply(activation, LinearLayers.Apply(dense, hidden));   // (B, T, I)
+    public override Tensor forward(Tensor hidden) => Activations.Apply(activation, Autocast.Linear(dense, hidden));   // (B, T, I)
 }

@@ -9,11 +9,11 @@ public sealed class BertLayer : nn.Module<Tensor, Tensor?, Tensor>
     public readonly BertIntermediate intermediate;
     public readonly BertOutput output;
 
-    public BertLayer(BertConfig config, Lora.LoraConfig? lora) : base(nameof(BertLayer))
+    public BertLayer(BertConfig config) : base(nameof(BertLayer))
     {
-        attention = new BertAttention(config, lora);
-        intermediate = new BertIntermediate(config, lora);
-        output = new BertOutput(config, lora);
+        attention = new BertAttention(config);
+        intermediate = new BertIntermediate(config);
+        output = new BertOutput(config);
         RegisterComponents();
     }
 

@@ -13,11 +13,11 @@ public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, (Tensor LastHi
     public readonly BertEncoder encoder;
     public readonly BertPooler? pooler;
 
-    public BertModel(BertConfig config, Lora.LoraConfig? lora = null, bool addPoolingLayer = true) : base(nameof(BertModel))
+    public BertModel(BertConfig config, bool addPoolingLayer = true) : base(nameof(BertModel))
     {
         embeddings = new BertEmbeddings(config);
-        encoder = new BertEncoder(config, lora);
-        pooler = addPoolingLayer ? new BertPooler(config, lora) : null;
+        encoder = new BertEncoder(config);
+        pooler = addPoolingLayer ? new BertPooler(config) : null;
         RegisterComponents();
     }
 

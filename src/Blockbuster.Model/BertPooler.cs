@@ -5,14 +5,14 @@ namespace Blockbuster.Model;
 /// <summary>transformers' BertPooler: tanh(dense(hidden state of [CLS])).</summary>
 public sealed class BertPooler : nn.Module<Tensor, Tensor>
 {
-    public readonly nn.Module<Tensor, Tensor> dense;
+    public nn.Module<Tensor, Tensor> dense;   // a Linear; LayerSwap may replace it (LoRA, 4-bit)
 
-    public BertPooler(BertConfig config, Lora.LoraConfig? lora) : base(nameof(BertPooler))
+    public BertPooler(BertConfig config) : base(nameof(BertPooler))
     {
-        dense = LinearLayers.Create(nameof(dense), config.HiddenSize, config.HiddenSize, lora);
+        dense = nn.Linear(config.HiddenSize, config.HiddenSize);
         RegisterComponents();
     }
 
     /// <param name="hidden">(B, T, H)</param> <returns>(B, H)</returns>
-    public override Tensor forward(Tensor hidden) => LinearLayers.Apply(dense, hidden[.., 0]).tanh();
+    public override Tensor forward(Tensor hidden) => Autocast.Linear(dense, hidden[.., 0]).tanh();
 }

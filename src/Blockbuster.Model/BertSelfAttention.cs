@@ -18,9 +18,9 @@ namespace Blockbuster.Model;
 /// </remarks>
 public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
 {
-    public readonly nn.Module<Tensor, Tensor> query;
-    public readonly nn.Module<Tensor, Tensor> key;
-    public readonly nn.Module<Tensor, Tensor> value;
+    public nn.Module<Tensor, Tensor> query;   // a Linear; LayerSwap may replace it (LoRA, 4-bit)
+    public nn.Module<Tensor, Tensor> key;   // a Linear; LayerSwap may replace it (LoRA, 4-bit)
+    public nn.Module<Tensor, Tensor> value;   // a Linear; LayerSwap may replace it (LoRA, 4-bit)
     public readonly FastDropout dropout;   // on the attention probabilities, as in HF
 
     /// <summary>
@@ -36,11 +36,11 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
     readonly int headSize;
     readonly double attentionDropout;
 
-    public BertSelfAttention(BertConfig config, Lora.LoraConfig? lora) : base(nameof(BertSelfAttention))
+    public BertSelfAttention(BertConfig config) : base(nameof(BertSelfAttention))
     {
-        query = LinearLayers.Create(nameof(query), config.HiddenSize, config.HiddenSize, lora);
-        key = LinearLayers.Create(nameof(key), config.HiddenSize, config.HiddenSize, lora);
-        value = LinearLayers.Create(nameof(value), config.HiddenSize, config.HiddenSize, lora);
+        query = nn.Linear(config.HiddenSize, config.HiddenSize);
+        key = nn.Linear(config.HiddenSize, config.HiddenSize);
+        value = nn.Linear(config.HiddenSize, config.HiddenSize);
         dropout = new FastDropout(config.AttentionProbsDropoutProb);
         numHeads = config.NumAttentionHeads;
         headSize = config.HeadSize;
@@ -58,7 +58,7 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
         // Cast once for the three projections instead of once in each (same values, a third of the casts).
         var x = Autocast.Dtype is { } dtype ? hidden.to(dtype) : hidden;
         Tensor Heads(nn.Module<Tensor, Tensor> projection) =>
-            LinearLayers.Apply(projection, x).view(B, T, numHeads, headSize).transpose(1, 2);   // (B, nh, T, hs)
+            Autocast.Linear(projection, x).view(B, T, numHeads, headSize).transpose(1, 2);   // (B, nh, T, hs)
 
         var q = Heads(query);
         var k = Heads(key);

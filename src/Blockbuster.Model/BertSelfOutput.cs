@@ -6,18 +6,18 @@ namespace Blockbuster.Model;
 /// <summary>transformers' BertSelfOutput: dense, dropout, residual, LayerNorm (in fp32).</summary>
 public sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>
 {
-    public readonly nn.Module<Tensor, Tensor> dense;
+    public nn.Module<Tensor, Tensor> dense;   // a Linear; LayerSwap may replace it (LoRA, 4-bit)
     public readonly LayerNorm LayerNorm;
     public readonly FastDropout dropout;
 
-    public BertSelfOutput(BertConfig config, Lora.LoraConfig? lora) : base(nameof(BertSelfOutput))
+    public BertSelfOutput(BertConfig config) : base(nameof(BertSelfOutput))
     {
-        dense = LinearLayers.Create(nameof(dense), config.HiddenSize, config.HiddenSize, lora);
+        dense = nn.Linear(config.HiddenSize, config.HiddenSize);
         LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
         dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor hidden, Tensor input) =>
-        LayerNorm.call(Autocast.Float(dropout.call(LinearLayers.Apply(dense, hidden)) + input));
+        LayerNorm.call(Autocast.Float(dropout.call(Autocast.Linear(dense, hidden)) + input));
 }

@@ -48,12 +48,15 @@ public static class ModelFolder
         return await hub.ResolveAsync(model, [], [[Safetensors, PytorchBin, AdapterConfig]], [Config, Vocab, TokenizerConfig, AdapterWeights], progress, cancellationToken: ct).ConfigureAwait(false);
     }
 
-    /// <summary>Builds the classifier for training: pretrained weights (strict) or BERT's random init.</summary>
+    /// <summary>
+    /// Builds the classifier for training, in PEFT's order: the plain model, its pretrained weights (strict)
+    /// or BERT's random init, then the LoRA adapter injected over it.
+    /// </summary>
     public static LoadedModel ForTraining(string folder, IReadOnlyList<string> labels, LoraConfig? lora, bool fromScratch)
     {
         var config = BertConfig.Load(Path.Combine(folder, Config)).WithLabels(labels);
         var vocab = RequireVocab(folder, folder);
-        var model = new BertForSequenceClassification(config, lora);
+        var model = new BertForSequenceClassification(config);
         try
         {
             LoadReport? report = null;
@@ -62,9 +65,10 @@ public static class ModelFolder
                 var weights = FindWeights(folder) ?? throw new ModelFormatException($"{folder}: no {Safetensors} or {PytorchBin}; pass --from-scratch to train from random weights.");
                 report = CheckpointLoader.Load(model, weights, allowFreshClassifier: true);
                 // A masked-LM checkpoint has no pooler: like the classifier, it starts fresh and is trained and saved whole.
-                if (report.PoolerIsFresh && model.LoraConfig is { } adapter && !adapter.ModulesToSave.Contains("pooler"))
-                    model.LoraConfig = adapter with { ModulesToSave = [.. adapter.ModulesToSave, "pooler"] };
+                if (report.PoolerIsFresh && lora is not null && !lora.ModulesToSave.Contains("pooler"))
+                    lora = lora with { ModulesToSave = [.. lora.ModulesToSave, "pooler"] };
             }
+            LoraInjection.Inject(model, lora);
             return new LoadedModel(model, folder, report, vocab, OptionalFile(folder, TokenizerConfig), fromScratch ? "from-scratch" : "pretrained");
         }
         catch

@@ -47,7 +47,7 @@ public class LoraTests
     [Fact]
     public void Only_adapter_and_classifier_parameters_get_gradients()
     {
-        using var model = new BertForSequenceClassification(TinyModels.Config(), new LoraConfig());
+        using var model = Blockbuster.Model.Lora.LoraInjection.Inject(new BertForSequenceClassification(TinyModels.Config()), new LoraConfig());
         var trainable = Trainer.SelectTrainable(model, lora: true);
         Assert.All(trainable, p => Assert.True(p.requires_grad));
         var names = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => p.name).ToList();

@@ -52,7 +52,7 @@ public class ModelKeyTests
     public void Lora_model_keeps_base_weights_under_base_layer_like_peft()
     {
         var config = BertConfig.Load(Path.Combine(Paths.BertTiny, "config.json"));
-        using var model = new BertForSequenceClassification(config, new LoraConfig());
+        using var model = Blockbuster.Model.Lora.LoraInjection.Inject(new BertForSequenceClassification(config), new LoraConfig());
         var keys = model.state_dict().Keys.ToHashSet();
         Assert.Contains("bert.encoder.layer.0.attention.self.query.base_layer.weight", keys);
         Assert.Contains("bert.encoder.layer.0.attention.self.query.lora_A.weight", keys);

@@ -30,7 +30,7 @@ public class TrainingMathTests
     {
         manual_seed(11);
         var config = TinyModels.Config() with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
-        var model = new BertForSequenceClassification(config, new Blockbuster.Model.Lora.LoraConfig { Dropout = 0 });
+        var model = Blockbuster.Model.Lora.LoraInjection.Inject(new BertForSequenceClassification(config), new Blockbuster.Model.Lora.LoraConfig { Dropout = 0 });
         using (no_grad()) foreach (var l in model.LoraLayers()) l.lora_B.weight!.normal_(0, 0.1);
         var rng = new Random(5);
         var ids = Enumerable.Range(0, 16).Select(i => new[] { 2 }.Concat(Enumerable.Range(0, 3 + rng.Next(20)).Select(_ => 5 + rng.Next(100))).Append(3).ToArray()).ToList();

@@ -45,6 +45,13 @@ public sealed record LoraConfig
             if (!known.Contains(t))
                 throw new ModelFormatException($"{source}: target module '{t}' is not a BERT linear layer (use {string.Join(", ", known)}).");
         if (UseDora) throw new ModelFormatException($"{source}: DoRA adapters are not supported.");
+        // Settings PEFT honours that this implementation would silently ignore are refused instead.
+        if (FanInFanOut) throw new ModelFormatException($"{source}: fan_in_fan_out adapters (GPT-2 style Conv1D weights) are not supported; BERT's linear layers are (out, in).");
+        string[] wholeModules = ["classifier", "score", "pooler"];
+        foreach (var m in ModulesToSave ?? [])
+            if (!wholeModules.Contains(m))
+                throw new ModelFormatException($"{source}: modules_to_save '{m}' is not supported (only {string.Join(", ", wholeModules)}).");
+        if (!InitLoraWeights) throw new ModelFormatException($"{source}: init_lora_weights false (random B) is not supported; Blockbuster initialises B to zero as PEFT's default does.");
         if (Bias != "none") throw new ModelFormatException($"{source}: bias '{Bias}' is not supported (only 'none').");
     }
 
@@ -57,6 +64,7 @@ public sealed record LoraConfig
         catch (JsonException e) { throw new ModelFormatException($"{path}: not a valid adapter_config.json ({e.Message})."); }
         if (config is null) throw new ModelFormatException($"{path}: empty adapter_config.json.");
         if (config.PeftType != "LORA") throw new ModelFormatException($"{path}: peft_type '{config.PeftType}' is not supported (only LORA).");
+        config = config with { ModulesToSave = config.ModulesToSave ?? ["classifier", "score"] };   // PEFT writes null for a SEQ_CLS default
         config.Validate(path);
         return config;
     }
