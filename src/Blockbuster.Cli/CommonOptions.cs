@@ -40,5 +40,18 @@ public static class CommonOptions
         DefaultValueFactory = _ => defaultValue!,
     }.AcceptOnlyFromAmong(Training.Tokenization.TruncationRules.Names);
 
+    public static Option<string?> Quantize() => new Option<string?>("--quantize")
+    {
+        Description = "nf4: hold the frozen encoder and pooler in 4 bits, as bitsandbytes' load_in_4bit with bnb_4bit_quant_type=nf4 (the classifier stays full precision)",
+    }.AcceptOnlyFromAmong("nf4");
+
+    public static Option<bool> DoubleQuant() => new("--double-quant")
+    {
+        Description = "with --quantize nf4: quantise the 4-bit block scales again, as bnb_4bit_use_double_quant (QLoRA's default)",
+        DefaultValueFactory = _ => true,
+    };
+
+    public static Model.Quantization.Nf4Options? Nf4(string? quantize, bool doubleQuant) => quantize == "nf4" ? new(doubleQuant) : null;
+
     public static Option<bool> SkipInvalidRows() => new("--skip-invalid-rows") { Description = "skip rows with an empty review or unknown label instead of stopping" };
 }

@@ -14,16 +14,20 @@ namespace Blockbuster.Model;
 public static class LayerSwap
 {
     /// <summary>Every plain <see cref="Linear"/> under <paramref name="root"/> with its dotted name, its parent and its field name.</summary>
-    public static IEnumerable<(string Name, nn.Module Parent, string Field, Linear Layer)> Linears(nn.Module root)
+    public static IEnumerable<(string Name, nn.Module Parent, string Field, Linear Layer)> Linears(nn.Module root) =>
+        Layers(root).Where(l => l.Layer is Linear).Select(l => (l.Name, l.Parent, l.Field, (Linear)l.Layer));
+
+    /// <summary>Every frozen-base candidate under <paramref name="root"/>: plain and 4-bit linear layers.</summary>
+    public static IEnumerable<(string Name, nn.Module Parent, string Field, nn.Module<Tensor, Tensor> Layer)> Layers(nn.Module root)
     {
         var modules = root.named_modules().ToDictionary(m => m.name, m => m.module);
         modules[""] = root;
         foreach (var (name, module) in modules.ToList())
         {
-            if (module is not Linear linear || name.Length == 0) continue;
+            if (module is not (Linear or Quantization.Linear4bit) || name.Length == 0) continue;
             int dot = name.LastIndexOf('.');
             var parent = modules[dot < 0 ? "" : name[..dot]];
-            yield return (name, parent, name[(dot + 1)..], linear);
+            yield return (name, parent, name[(dot + 1)..], (nn.Module<Tensor, Tensor>)module);
         }
     }
 

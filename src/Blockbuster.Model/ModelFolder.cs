@@ -1,6 +1,7 @@
 using Blockbuster.Model.Checkpoints;
 using Blockbuster.Model.Hub;
 using Blockbuster.Model.Lora;
+using Blockbuster.Model.Quantization;
 
 namespace Blockbuster.Model;
 
@@ -52,7 +53,7 @@ public static class ModelFolder
     /// Builds the classifier for training, in PEFT's order: the plain model, its pretrained weights (strict)
     /// or BERT's random init, then the LoRA adapter injected over it.
     /// </summary>
-    public static LoadedModel ForTraining(string folder, IReadOnlyList<string> labels, LoraConfig? lora, bool fromScratch)
+    public static LoadedModel ForTraining(string folder, IReadOnlyList<string> labels, LoraConfig? lora, bool fromScratch, Nf4Options? quantize = null)
     {
         var config = BertConfig.Load(Path.Combine(folder, Config)).WithLabels(labels);
         var vocab = RequireVocab(folder, folder);
@@ -68,6 +69,7 @@ public static class ModelFolder
                 if (report.PoolerIsFresh && lora is not null && !lora.ModulesToSave.Contains("pooler"))
                     lora = lora with { ModulesToSave = [.. lora.ModulesToSave, "pooler"] };
             }
+            if (quantize is not null) Nf4Quantizer.Quantize(model, quantize.DoubleQuant, lora?.ModulesToSave);
             LoraInjection.Inject(model, lora);
             return new LoadedModel(model, folder, report, vocab, OptionalFile(folder, TokenizerConfig), fromScratch ? "from-scratch" : "pretrained");
         }
@@ -79,7 +81,9 @@ public static class ModelFolder
     }
 
     /// <summary>Loads a trained classifier: merged weights when present, else base model + PEFT adapter.</summary>
-    public static async Task<LoadedModel> ForInferenceAsync(HubClient hub, string folder, IProgress<DownloadProgress>? progress = null, CancellationToken ct = default)
+    /// <param name="quantize">run the encoder and pooler in NF4 (the classifier stays full precision)</param>
+    public static async Task<LoadedModel> ForInferenceAsync(HubClient hub, string folder, IProgress<DownloadProgress>? progress = null, CancellationToken ct = default,
+                                                           Nf4Options? quantize = null)
     {
         var weights = FindWeights(folder);
         if (weights is not null)
@@ -90,16 +94,17 @@ public static class ModelFolder
             try
             {
                 var report = CheckpointLoader.Load(model, weights, allowFreshClassifier: false);
+                if (quantize is not null) Nf4Quantizer.Quantize(model, quantize.DoubleQuant);
                 model.eval();
                 return new LoadedModel(model, folder, report, RequireVocab(folder, folder), OptionalFile(folder, TokenizerConfig), "classifier");
             }
             catch { model.Dispose(); throw; }
         }
-        if (File.Exists(Path.Combine(folder, AdapterConfig))) return await AdapterAsync(hub, folder, progress, ct).ConfigureAwait(false);
+        if (File.Exists(Path.Combine(folder, AdapterConfig))) return await AdapterAsync(hub, folder, progress, quantize, ct).ConfigureAwait(false);
         throw new ModelFormatException($"{folder}: no {Safetensors}, {PytorchBin} or {AdapterConfig}; is this a model folder?");
     }
 
-    static async Task<LoadedModel> AdapterAsync(HubClient hub, string folder, IProgress<DownloadProgress>? progress, CancellationToken ct)
+    static async Task<LoadedModel> AdapterAsync(HubClient hub, string folder, IProgress<DownloadProgress>? progress, Nf4Options? quantize, CancellationToken ct)
     {
         var adapterConfigPath = Path.Combine(folder, AdapterConfig);
         var lora = LoraConfig.Load(adapterConfigPath);
@@ -124,7 +129,7 @@ public static class ModelFolder
                 ? labelSource.Labels
                 : numLabels == 2 ? SentimentLabels : Enumerable.Range(0, (int)numLabels).Select(i => $"LABEL_{i}").ToArray();
 
-            var loaded = ForTraining(baseFolder, labels, lora, fromScratch: false);
+            var loaded = ForTraining(baseFolder, labels, lora, fromScratch: false, quantize);
             try
             {
                 ModelExport.LoadAdapter(loaded.Model, adapter, adapterPath);

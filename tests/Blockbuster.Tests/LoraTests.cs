@@ -1,3 +1,4 @@
+using TorchSharp.Modules;
 using Blockbuster.Model;
 using Blockbuster.Model.Checkpoints;
 using Blockbuster.Model.Lora;
@@ -21,7 +22,7 @@ public class LoraTests
         Assert.True(lora.call(x).allclose(expected, rtol: 0, atol: 0));
         Assert.Equal(0f, lora.lora_B.weight!.abs().sum().item<float>());
         Assert.NotEqual(0f, lora.lora_A.weight!.abs().sum().item<float>());
-        Assert.False(lora.base_layer.weight!.requires_grad);
+        Assert.False(((Linear)lora.base_layer).weight!.requires_grad);
     }
 
     [Fact]
@@ -32,14 +33,14 @@ public class LoraTests
         using (no_grad()) lora.lora_B.weight!.normal_(0, 0.5);
         lora.eval();
         var x = randn(5, 16);
-        var original = lora.base_layer.weight!.clone();
+        var original = ((Linear)lora.base_layer).weight!.clone();
         var unmerged = lora.call(x);
         lora.Merge();
         Assert.True(lora.Merged);
         Assert.True(lora.call(x).allclose(unmerged, rtol: 0, atol: 1e-5));
-        Assert.True((lora.base_layer.weight! - original - lora.DeltaWeight()).abs().max().item<float>() < 1e-6);
+        Assert.True((((Linear)lora.base_layer).weight! - original - lora.DeltaWeight()).abs().max().item<float>() < 1e-6);
         lora.Unmerge();
-        Assert.True(lora.base_layer.weight!.allclose(original, rtol: 0, atol: 1e-5));
+        Assert.True(((Linear)lora.base_layer).weight!.allclose(original, rtol: 0, atol: 1e-5));
         Assert.True(lora.call(x).allclose(unmerged, rtol: 0, atol: 1e-5));
         Assert.Equal(2.0, lora.Scaling);
     }

@@ -27,6 +27,8 @@ public static class EvalCommand
     internal static readonly Option<bool> SkipInvalidRows = CommonOptions.SkipInvalidRows();
     internal static readonly Option<string> Encoding = CommonOptions.Encoding();
     internal static readonly Option<string> Truncation = CommonOptions.Truncation(null);
+    internal static readonly Option<string?> Quantize = CommonOptions.Quantize();
+    internal static readonly Option<bool> DoubleQuant = CommonOptions.DoubleQuant();
 
     public static Command Create()
     {
@@ -39,7 +41,7 @@ public static class EvalCommand
               blockbuster eval --model ./blockbuster-model --json
               blockbuster eval --data other-reviews.csv --predictions predictions.csv --plot other-confusion.png
             """);
-        foreach (var option in new Option[] { Model, Data, MaxLength, BatchSize, Json, Predictions, Plot, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows, Encoding, Truncation })
+        foreach (var option in new Option[] { Model, Data, MaxLength, BatchSize, Json, Predictions, Plot, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows, Encoding, Truncation, Quantize, DoubleQuant })
             command.Options.Add(option);
         command.SetAction(RunAsync);
         return command;
@@ -47,7 +49,7 @@ public static class EvalCommand
 
     public static EvalOptions ToOptions(ParseResult p) => new(
         p.GetValue(Model)!, p.GetValue(Data), p.GetValue(TextColumn)!, p.GetValue(LabelColumn)!, p.GetValue(SkipInvalidRows),
-        p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Predictions), p.GetValue(Plot), p.GetValue(Encoding)!, p.GetValue(Truncation));
+        p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Predictions), p.GetValue(Plot), p.GetValue(Encoding)!, p.GetValue(Truncation), CommonOptions.Nf4(p.GetValue(Quantize), p.GetValue(DoubleQuant)));
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("eval", async () =>
     {

@@ -25,6 +25,8 @@ public static class PredictCommand
     internal static readonly Option<int> Threads = CommonOptions.Threads();
     internal static readonly Option<string> Encoding = CommonOptions.Encoding();
     internal static readonly Option<string> Truncation = CommonOptions.Truncation(null);
+    internal static readonly Option<string?> Quantize = CommonOptions.Quantize();
+    internal static readonly Option<bool> DoubleQuant = CommonOptions.DoubleQuant();
 
     public static Command Create()
     {
@@ -39,7 +41,7 @@ public static class PredictCommand
               cat reviews.txt | blockbuster predict -
             """);
         command.Arguments.Add(Texts);
-        foreach (var option in new Option[] { File, TextColumn, Model, Json, MaxLength, BatchSize, Precision, Device, Threads, Encoding, Truncation })
+        foreach (var option in new Option[] { File, TextColumn, Model, Json, MaxLength, BatchSize, Precision, Device, Threads, Encoding, Truncation, Quantize, DoubleQuant })
             command.Options.Add(option);
         // A variadic text argument would otherwise swallow a mistyped option as a review.
         command.Validators.Add(result =>
@@ -52,7 +54,7 @@ public static class PredictCommand
     }
 
     public static PredictOptions ToOptions(ParseResult p) =>
-        new(p.GetValue(Model)!, p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Truncation));
+        new(p.GetValue(Model)!, p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Truncation), CommonOptions.Nf4(p.GetValue(Quantize), p.GetValue(DoubleQuant)));
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("predict", async () =>
     {

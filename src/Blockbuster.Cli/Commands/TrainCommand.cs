@@ -44,6 +44,8 @@ public static class TrainCommand
     internal static readonly Option<bool> KeepBest = new("--keep-best") { Description = "the output keeps the epoch with the best held-out --best-metric, not the last (transformers' load_best_model_at_end)" };
     internal static readonly Option<string> BestMetric = new Option<string>("--best-metric") { Description = "metric --keep-best compares", DefaultValueFactory = _ => Defaults.BestMetric }.AcceptOnlyFromAmong("accuracy", "f1", "loss");
     internal static readonly Option<string> Truncation = CommonOptions.Truncation("head");
+    internal static readonly Option<string?> Quantize = CommonOptions.Quantize();
+    internal static readonly Option<bool> DoubleQuant = CommonOptions.DoubleQuant();
     internal static readonly Option<string> Precision = CommonOptions.Precision();
     internal static readonly Option<string> Device = CommonOptions.Device();
     internal static readonly Option<int> Threads = CommonOptions.Threads();
@@ -65,7 +67,7 @@ public static class TrainCommand
             """);
         foreach (var option in new Option[] { Data, Model, Output, Overwrite, Resume, TestSize, Seed, Limit, MaxLength, Lr, WeightDecay, WarmupRatio,
                      Epochs, BatchSize, GradientAccumulation, MaxGradNorm, EvalBatchSize, LoraR, LoraAlpha, LoraDropout, LoraTargets,
-                     FullFinetune, FromScratch, SaveSteps, SaveMinutes, KeepBest, BestMetric, Truncation, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows, Encoding })
+                     FullFinetune, FromScratch, SaveSteps, SaveMinutes, KeepBest, BestMetric, Truncation, Quantize, DoubleQuant, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows, Encoding })
             command.Options.Add(option);
         command.Validators.Add(result =>
         {
@@ -87,7 +89,7 @@ public static class TrainCommand
         Device = p.GetValue(Device)!, Threads = p.GetValue(Threads), TextColumn = p.GetValue(TextColumn)!,
         LabelColumn = p.GetValue(LabelColumn)!, SkipInvalidRows = p.GetValue(SkipInvalidRows), Encoding = p.GetValue(Encoding)!,
         SaveSteps = p.GetValue(SaveSteps), SaveMinutes = p.GetValue(SaveMinutes), KeepBest = p.GetValue(KeepBest), BestMetric = p.GetValue(BestMetric)!,
-        Truncation = p.GetValue(Truncation)!,
+        Truncation = p.GetValue(Truncation)!, Quantize = p.GetValue(Quantize), DoubleQuant = p.GetValue(DoubleQuant),
     };
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("train", async () =>

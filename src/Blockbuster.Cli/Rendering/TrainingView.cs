@@ -15,6 +15,7 @@ public sealed class TrainingView(string unit = "reviews") : IDisposable
     readonly IAnsiConsole err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
     readonly bool live = !Console.IsErrorRedirected && AnsiConsole.Profile.Capabilities.Ansi;
     TrainingStarted? started;
+    readonly System.Diagnostics.Stopwatch sinceStart = new();   // this process's share of the run, for the ETA
     DateTime lastPlain = DateTime.MinValue;
     string lastLine = "";
 
@@ -31,6 +32,7 @@ public sealed class TrainingView(string unit = "reviews") : IDisposable
                 break;
             case TrainingStarted s:
                 started = s;
+                sinceStart.Restart();
                 ClearLive();
                 var mode = s.Lora ? "LoRA" : "full fine-tune";
                 err.MarkupLine($"[grey]•[/] {s.TrainCount:N0} training / {s.TestCount:N0} held-out {unit}{(s.SkippedRows > 0 ? $" ({s.SkippedRows:N0} invalid rows skipped)" : "")}; " +
@@ -42,7 +44,7 @@ public sealed class TrainingView(string unit = "reviews") : IDisposable
                 break;
             case StepCompleted s when started is not null:
                 var remaining = s.Step > started.StartStep
-                    ? TimeSpan.FromSeconds(s.Elapsed.TotalSeconds / (s.Step - started.StartStep) * (s.TotalSteps - s.Step)) : TimeSpan.Zero;
+                    ? TimeSpan.FromSeconds(sinceStart.Elapsed.TotalSeconds / (s.Step - started.StartStep) * (s.TotalSteps - s.Step)) : TimeSpan.Zero;
                 var line = $"epoch {s.Epoch + 1}/{started.Epochs}  step {s.Step:N0}/{s.TotalSteps:N0} ({100.0 * s.Step / s.TotalSteps:F0}%)  " +
                            $"loss {s.Loss:F4}  lr {s.LearningRate:0.00e+0}  {s.TokensPerSecond:N0} tok/s  ETA {Duration(remaining)}" + (s.Skipped ? "  (step skipped: inf/nan)" : "");
                 Live(line, force: false);

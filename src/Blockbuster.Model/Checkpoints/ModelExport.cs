@@ -1,4 +1,5 @@
 using Blockbuster.Model.Lora;
+using Blockbuster.Model.Quantization;
 using static TorchSharp.torch;
 
 namespace Blockbuster.Model.Checkpoints;
@@ -12,16 +13,26 @@ public static class ModelExport
 {
     public const string PeftPrefix = "base_model.model.";
 
-    /// <summary>transformers keys → tensors (fp32 copies), LoRA deltas folded into the base weights.</summary>
+    /// <summary>
+    /// transformers keys → tensors (fp32 copies), LoRA deltas folded into the base weights; a 4-bit base layer
+    /// is exported dequantised, so the file equals what was trained and loads without bitsandbytes.
+    /// </summary>
     public static Dictionary<string, Tensor> MergedStateDict(BertForSequenceClassification model)
     {
         using var _ = no_grad();
+        var quantized = model.named_modules().Where(m => m.module is Linear4bit).ToDictionary(m => m.name, m => (Linear4bit)m.module);
         var state = model.state_dict();
         var result = new Dictionary<string, Tensor>();
         foreach (var (key, tensor) in state)
         {
-            if (CheckpointLoader.IsLoraFactor(key)) continue;
+            if (CheckpointLoader.IsLoraFactor(key) || quantized.Keys.Any(q => key.StartsWith(q + ".", StringComparison.Ordinal))) continue;
             result[CheckpointLoader.CheckpointKey(key)] = tensor.detach().clone();
+        }
+        foreach (var (name, layer) in quantized)
+        {
+            var key = CheckpointLoader.CheckpointKey(name + ".");
+            result[key + "weight"] = layer.DequantizedWeight();
+            if (layer.bias is { } bias) result[key + "bias"] = bias.detach().clone();
         }
         foreach (var (name, module) in model.named_modules())
         {

@@ -13,8 +13,8 @@ public static class LoraInjection
         if (config is null) return model;
         config.Validate();
         if (model.LoraConfig is not null) throw new InvalidOperationException("the model already has a LoRA adapter.");
-        foreach (var (_, parent, field, linear) in LayerSwap.Linears(model.bert).ToList())
-            if (config.Targets(field)) LayerSwap.Replace(parent, field, new LoraLinear(linear, config));
+        foreach (var (_, parent, field, layer) in LayerSwap.Layers(model.bert).ToList())
+            if (config.Targets(field)) LayerSwap.Replace(parent, field, new LoraLinear(layer, config));
         model.LoraConfig = config;
         return model;
     }

@@ -12,7 +12,7 @@ namespace Blockbuster.Model.Lora;
 /// </summary>
 public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 {
-    public readonly Linear base_layer;
+    public readonly nn.Module<Tensor, Tensor> base_layer;   // a Linear, or a frozen Linear4bit (QLoRA)
     public readonly Linear lora_A;      // (r, in)
     public readonly Linear lora_B;      // (out, r)
     public readonly FastDropout lora_dropout;
@@ -20,9 +20,14 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public double Scaling { get; }
     public bool Merged { get; private set; }
 
-    public LoraLinear(Linear baseLayer, LoraConfig config) : base(nameof(LoraLinear))
+    public LoraLinear(nn.Module<Tensor, Tensor> baseLayer, LoraConfig config) : base(nameof(LoraLinear))
     {
-        long inFeatures = baseLayer.weight!.shape[1], outFeatures = baseLayer.weight.shape[0];
+        var (outFeatures, inFeatures) = baseLayer switch
+        {
+            Linear l => (l.weight!.shape[0], l.weight.shape[1]),
+            Quantization.Linear4bit q => (q.OutFeatures, q.InFeatures),
+            _ => throw new ArgumentException($"LoRA cannot wrap a {baseLayer.GetType().Name}."),
+        };
         base_layer = baseLayer;
         lora_A = nn.Linear(inFeatures, config.R, hasBias: false);
         lora_B = nn.Linear(config.R, outFeatures, hasBias: false);
@@ -30,8 +35,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         Scaling = config.Scaling;
         RegisterComponents();
 
-        base_layer.weight!.requires_grad = false;
-        if (base_layer.bias is { } bias) bias.requires_grad = false;
+        foreach (var p in base_layer.parameters()) p.requires_grad = false;
         ResetAdapter();
     }
 
@@ -59,7 +63,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         if (Merged) return;
         using var _ = no_grad();
         using var delta = DeltaWeight();
-        base_layer.weight!.add_(delta);
+        PlainBase.weight!.add_(delta);
         Merged = true;
     }
 
@@ -68,7 +72,10 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         if (!Merged) return;
         using var _ = no_grad();
         using var delta = DeltaWeight();
-        base_layer.weight!.sub_(delta);
+        PlainBase.weight!.sub_(delta);
         Merged = false;
     }
+
+    /// <summary>A 4-bit base cannot take the delta in place (its merged weight is exported dequantised instead).</summary>
+    Linear PlainBase => base_layer as Linear ?? throw new InvalidOperationException("merging into a 4-bit base layer is not supported; export the dequantised weight plus the delta.");
 }

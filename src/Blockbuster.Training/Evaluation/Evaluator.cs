@@ -37,7 +37,7 @@ public static class Evaluator
             ? reading.ContinueWith(r => earlyTokenizer.EncodeAll(r.Result.Reviews.Texts.ToArray(), earlyMaxLength, truncation, o.Threads, cancellationToken),
                                    cancellationToken, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default)
             : null;
-        var loaded = await ModelFolder.ForInferenceAsync(hub, folder, null, cancellationToken).ConfigureAwait(false);
+        var loaded = await ModelFolder.ForInferenceAsync(hub, folder, null, cancellationToken, o.Quantize).ConfigureAwait(false);
         using var model = loaded.Model;
         var (reviews, source) = await reading.ConfigureAwait(false);
         if (!(model.Config.NumLabels == 2 && model.Config.Labels.Contains("positive")))

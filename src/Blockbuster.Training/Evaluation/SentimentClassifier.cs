@@ -7,7 +7,8 @@ namespace Blockbuster.Training.Evaluation;
 
 /// <summary>What <c>blockbuster predict</c> takes besides the texts.</summary>
 public sealed record PredictOptions(string Model = "./blockbuster-model", int? MaxLength = null, int BatchSize = 16,
-                                    string Device = "auto", int Threads = 0, string Precision = "auto", string? Truncation = null);
+                                    string Device = "auto", int Threads = 0, string Precision = "auto", string? Truncation = null,
+                                    Model.Quantization.Nf4Options? Quantize = null);
 
 /// <summary>One text's prediction. <see cref="Label"/> is null for an empty text, which gets no prediction.</summary>
 public sealed record SentimentPrediction(string? Label, double Probability, IReadOnlyDictionary<string, double> Probabilities,
@@ -40,7 +41,7 @@ public sealed class SentimentClassifier : IDisposable
         TorchRuntime.SetThreads(o.Threads);
         var device = TorchRuntime.ResolveDevice(o.Device);
         var folder = await ModelFolder.ResolveForInferenceAsync(hub, o.Model, null, cancellationToken).ConfigureAwait(false);
-        var loaded = await ModelFolder.ForInferenceAsync(hub, folder, null, cancellationToken).ConfigureAwait(false);
+        var loaded = await ModelFolder.ForInferenceAsync(hub, folder, null, cancellationToken, o.Quantize).ConfigureAwait(false);
         try
         {
             loaded.Model.to(device);

@@ -1,7 +1,11 @@
 namespace Blockbuster.Training.Pretraining;
 
-/// <summary>One masked batch: the corrupted ids (B·T), the flat positions chosen and their original ids.</summary>
-public sealed record MaskedBatch(long[] InputIds, long[] Positions, long[] Labels);
+/// <summary>
+/// One masked batch: the corrupted ids (B·T), the flat positions chosen and their original ids. The positions
+/// are padded to a multiple of <see cref="MlmMasking.PadPositionsTo"/> with label -100 (cross-entropy's
+/// ignore_index); <see cref="Count"/> is how many are real.
+/// </summary>
+public sealed record MaskedBatch(long[] InputIds, long[] Positions, long[] Labels, int Count);
 
 /// <summary>
 /// BERT's masking (transformers' DataCollatorForLanguageModeling): each non-special token is chosen with
@@ -11,6 +15,16 @@ public sealed record MaskedBatch(long[] InputIds, long[] Positions, long[] Label
 /// </summary>
 public sealed class MlmMasking(double probability, int maskId, int vocabSize, IReadOnlySet<int> specialIds)
 {
+    /// <summary>
+    /// The prediction head's (N, vocab) logits are the largest tensors of a step (300 MB in fp32 for 2,400
+    /// positions of bert's 30,522 words). A different N every step made glibc's heap, which this process keeps
+    /// untrimmed for speed (<see cref="Model.NativeMemory"/>), fragment until a pretraining run was OOM-killed
+    /// at 24 GB; padding N to a multiple of this keeps the shapes to one or two.
+    /// </summary>
+    public const int PadPositionsTo = 512;
+
+    public const long IgnoreIndex = -100;
+
     public MaskedBatch Mask(IReadOnlyList<int[]> blocks, int seed, int epoch, int batch)
     {
         var random = new Random(HashCode.Combine(seed, epoch, batch, 0x4d4c4d));
@@ -37,6 +51,8 @@ public sealed class MlmMasking(double probability, int maskId, int vocabSize, IR
             positions.Add(Math.Max(first, 0));
             labels.Add(input[Math.Max(first, 0)]);
         }
-        return new MaskedBatch(input, positions.ToArray(), labels.ToArray());
+        int count = positions.Count;
+        while (positions.Count % PadPositionsTo != 0) { positions.Add(positions[0]); labels.Add(IgnoreIndex); }
+        return new MaskedBatch(input, positions.ToArray(), labels.ToArray(), count);
     }
 }

@@ -180,8 +180,8 @@ public static class Pretrainer
         Tensor logits;
         using (Autocast.Enable(precision.ComputeDtype))
             logits = model.call(ids, ones_like(ids), zeros_like(ids), positions);        // (N, V) fp32
-        correct = logits.argmax(1).eq(labels).sum().item<long>();
-        return nn.functional.cross_entropy(logits, labels);
+        correct = logits.argmax(1).eq(labels).sum().item<long>();                        // padding (-100) never matches
+        return nn.functional.cross_entropy(logits, labels, ignore_index: MlmMasking.IgnoreIndex);   // mean over the real positions
     }
 
     static (double Loss, double Accuracy) EvaluateHeldOut(BertForMaskedLM model, MlmBlocks blocks, int[] heldOut, MlmMasking masking,
@@ -198,9 +198,9 @@ public static class Pretrainer
             var members = heldOut.Skip(start).Take(batchSize).Select(i => blocks.Block(i).ToArray()).ToList();
             var batch = masking.Mask(members, o.Seed, epoch: -1, batch: start);   // the same masks at every evaluation
             var loss = MaskedLoss(model, batch, members.Count, o.MaxLength, device, precision, out long hits);
-            lossSum += loss.item<float>() * batch.Labels.Length;
+            lossSum += loss.item<float>() * batch.Count;
             correct += hits;
-            count += batch.Labels.Length;
+            count += batch.Count;
         }
         return (lossSum / Math.Max(count, 1), (double)correct / Math.Max(count, 1));
     }

@@ -58,6 +58,10 @@ public sealed record TrainingOptions
     [JsonPropertyName("metric_for_best_model")] public string BestMetric { get; init; } = "accuracy";
     /// <summary>head, tail or head+tail: which tokens of a long review are kept; eval and predict reuse it.</summary>
     [JsonPropertyName("truncation")] public string Truncation { get; init; } = "head";
+    /// <summary>"nf4": QLoRA, the frozen encoder and pooler held in 4 bits (bitsandbytes' load_in_4bit); null: full precision.</summary>
+    [JsonPropertyName("quantize")] public string? Quantize { get; init; }
+    /// <summary>With nf4: quantise the block absmax values again (bnb_4bit_use_double_quant).</summary>
+    [JsonPropertyName("double_quant")] public bool DoubleQuant { get; init; } = true;
 
     public const double FineTuneLearningRate = 3e-5;
     public const double FromScratchLearningRate = 1e-3;
@@ -66,6 +70,7 @@ public sealed record TrainingOptions
     [JsonIgnore] public double EffectiveLearningRate => LearningRate ?? (FromScratch ? FromScratchLearningRate : FineTuneLearningRate);
     [JsonIgnore] public double EffectiveWarmupRatio => WarmupRatio ?? (FromScratch ? FromScratchWarmupRatio : 0.0);
     [JsonIgnore] public bool UsesLora => !FullFinetune;
+    [JsonIgnore] public Model.Quantization.Nf4Options? Nf4 => Quantize == "nf4" ? new(DoubleQuant) : null;
 
     public void Validate()
     {
@@ -90,6 +95,9 @@ public sealed record TrainingOptions
         Check(SaveMinutes > 0, $"--save-minutes must be positive, got {SaveMinutes}.");
         Check(BestMetric is "accuracy" or "f1" or "loss", $"--best-metric must be accuracy, f1 or loss, got '{BestMetric}'.");
         Tokenization.TruncationRules.Parse(Truncation);
+        Check(Quantize is null or "nf4", $"--quantize must be nf4, got '{Quantize}'.");
+        Check(Quantize is null || !FullFinetune, "--quantize nf4 freezes the base in 4 bits and trains LoRA adapters on top (QLoRA); it cannot be combined with --full-finetune.");
+        Check(Quantize is null || !FromScratch, "--quantize nf4 quantises pretrained weights; random weights from --from-scratch have nothing to keep, so train them in full precision.");
         Blockbuster.Training.Data.TextEncoding.Get(Encoding);
     }
 }

@@ -95,7 +95,7 @@ public sealed class TrainingRun : IDisposable
         manual_seed(o.Seed);
         DropoutRandom.Shared.Seed((ulong)o.Seed);
         var lora = o.UsesLora ? new Model.Lora.LoraConfig { R = o.LoraR, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, TargetModules = o.LoraTargets } : null;
-        var loaded = ModelFolder.ForTraining(baseFolder, SentimentLabel.Names, lora, o.FromScratch);
+        var loaded = ModelFolder.ForTraining(baseFolder, SentimentLabel.Names, lora, o.FromScratch, o.Nf4);
         try
         {
             var model = loaded.Model;

@@ -1,0 +1,79 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Blockbuster.Model.Quantization;
+
+/// <summary>
+/// bitsandbytes' Linear4bit: a frozen linear layer whose weight is held as NF4 codes plus its quant state
+/// (block absmax, or with double quantisation the absmax's 8-bit codes, their block absmax and offset).
+/// Forward dequantises the weight to the compute dtype for the one matmul and lets it go; no full-precision
+/// copy is kept. The weight takes no gradient: backward reaches only the input (and LoRA beside it).
+/// </summary>
+public sealed class Linear4bit : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter? bias;
+
+    /// <summary>The weight's shape (out, in).</summary>
+    public long OutFeatures { get; }
+    public long InFeatures { get; }
+    public bool DoubleQuantized { get; }
+    public int BlockSize => Nf4.BlockSize;
+
+    // Buffers (state-dict entries of the training checkpoint): weight (⌈n/2⌉, 1) uint8; absmax (fp32, or uint8
+    // codes with double quantisation); nested_absmax (fp32) and nested_offset (scalar fp32) with double quantisation.
+    public Tensor Packed => get_buffer("weight")!;
+    public Tensor Absmax => get_buffer("absmax")!;
+    public Tensor? NestedAbsmax => DoubleQuantized ? get_buffer("nested_absmax") : null;
+    public float NestedOffset => DoubleQuantized ? get_buffer("nested_offset")!.item<float>() : 0f;
+
+    Linear4bit(long outFeatures, long inFeatures, Tensor packed, Tensor absmax, Tensor? nestedAbsmax, Tensor? nestedOffset, Tensor? bias)
+        : base(nameof(Linear4bit))
+    {
+        OutFeatures = outFeatures;
+        InFeatures = inFeatures;
+        DoubleQuantized = nestedAbsmax is not null;
+        register_buffer("weight", packed);
+        register_buffer("absmax", absmax);
+        if (nestedAbsmax is not null) register_buffer("nested_absmax", nestedAbsmax);
+        if (nestedOffset is not null) register_buffer("nested_offset", nestedOffset);
+        this.bias = bias is null ? null : new Parameter(bias, requires_grad: false);
+        RegisterComponents();
+    }
+
+    /// <summary>Quantises a loaded linear layer (its weight and bias are copied; the layer itself is left as it was).</summary>
+    public static Linear4bit FromLinear(Linear linear, bool doubleQuant)
+    {
+        var weight = linear.weight!;
+        var (packed, absmax) = Nf4.Quantize(weight);
+        Tensor? nested = null, offset = null;
+        if (doubleQuant)
+        {
+            var (codes, nestedAbsmax, mean) = DoubleQuant.Quantize(absmax);
+            absmax.Dispose();
+            (absmax, nested, offset) = (codes, nestedAbsmax, tensor(mean));
+        }
+        return new Linear4bit(weight.shape[0], weight.shape[1], packed.reshape(-1, 1), absmax, nested, offset, linear.bias?.detach().clone());
+    }
+
+    /// <summary>A layer from stored parts (a base-nf4 folder), exactly as they were written.</summary>
+    public static Linear4bit FromParts(long outFeatures, long inFeatures, Tensor packed, Tensor absmax, Tensor? nestedAbsmax, float? nestedOffset, Tensor? bias) =>
+        new(outFeatures, inFeatures, packed.reshape(-1, 1), absmax, nestedAbsmax, nestedOffset is { } o ? tensor(o) : null, bias);
+
+    /// <summary>The block absmax values, recovered from double quantisation when it was used.</summary>
+    public Tensor BlockAbsmax() => DoubleQuantized ? DoubleQuant.Dequantize(Absmax, NestedAbsmax!, NestedOffset) : Absmax.to(ScalarType.Float32);
+
+    /// <summary>The dequantised weight (out, in), fp32.</summary>
+    public Tensor DequantizedWeight()
+    {
+        using var scope = NewDisposeScope();
+        var weight = Nf4.Dequantize(Packed, BlockAbsmax(), OutFeatures * InFeatures).view(OutFeatures, InFeatures);
+        return weight.MoveToOuterDisposeScope();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        var weight = DequantizedWeight();
+        if (Autocast.Dtype is { } dtype) return nn.functional.linear(x.to(dtype), weight.to(dtype), bias?.to(dtype));
+        return nn.functional.linear(x, weight, bias);
+    }
+}
