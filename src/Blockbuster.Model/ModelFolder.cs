@@ -64,7 +64,16 @@ public static class ModelFolder
             if (!fromScratch)
             {
                 var weights = FindWeights(folder) ?? throw new ModelFormatException($"{folder}: no {Safetensors} or {PytorchBin}; pass --from-scratch to train from random weights.");
-                report = CheckpointLoader.Load(model, weights, allowFreshClassifier: true);
+                if (Nf4Checkpoint.IsQuantizedFolder(folder))
+                {
+                    // A 4-bit base (a base-nf4 folder): its layers come back exactly as they were quantised.
+                    if (lora is null) throw new ModelFormatException($"{folder} holds a 4-bit base, which can only be trained with LoRA adapters on top (QLoRA).");
+                    var tensors = StateDictFile.Read(weights);
+                    try { report = CheckpointLoader.Load(model, Nf4Checkpoint.LoadQuantizedLayers(model, tensors, weights), weights, allowFreshClassifier: true); }
+                    finally { foreach (var t in tensors.Values) t.Dispose(); }
+                    quantize = null;
+                }
+                else report = CheckpointLoader.Load(model, weights, allowFreshClassifier: true);
                 // A masked-LM checkpoint has no pooler: like the classifier, it starts fresh and is trained and saved whole.
                 if (report.PoolerIsFresh && lora is not null && !lora.ModulesToSave.Contains("pooler"))
                     lora = lora with { ModulesToSave = [.. lora.ModulesToSave, "pooler"] };

@@ -18,13 +18,17 @@ public class Nf4Tests
         0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
     ];
 
-    static int BruteForceNearest(float x)
+    // bitsandbytes' NF4 thresholds (csrc/kernels.cu dQuantizeNF4, a tree of strict "x > t" tests): the code is how many
+    // of them x exceeds. Taken as doubles and rounded to fp32 as the comparisons run in fp32 (a decimal parsed straight
+    // to float can land one ulp away: -0.8480964004993439 sits almost exactly between two floats).
+    static readonly float[] KernelThresholds = new[]
     {
-        int best = 0;
-        for (int i = 1; i < 16; i++)
-            if (Math.Abs(x - Nf4.Code[i]) < Math.Abs(x - Nf4.Code[best])) best = i;   // strict: a tie keeps the lower index
-        return best;
-    }
+        -0.8480964004993439, -0.6106329262256622, -0.4599952697753906, -0.33967943489551544, -0.23460740596055984,
+        -0.13791173323988914, -0.045525018125772476, 0.03979014977812767, 0.1202552504837513, 0.2035212516784668,
+        0.2920137718319893, 0.3893125355243683, 0.5016634166240692, 0.6427869200706482, 0.8614784181118011,
+    }.Select(t => (float)t).ToArray();
+
+    static int BruteForceNearest(float x) => KernelThresholds.Count(t => x > t);
 
     [Fact]
     public void The_code_table_is_bitsandbytes_nf4()
@@ -33,12 +37,12 @@ public class Nf4Tests
     }
 
     [Fact]
-    public void Values_map_to_the_nearest_code_by_fp32_distance_and_ties_to_the_lower_one()
+    public void Values_map_to_the_nearest_code_and_midpoints_to_the_lower_one()
     {
         var xs = new List<float>();
         for (int i = 0; i < 15; i++)
         {
-            float mid = (Nf4.Code[i] + Nf4.Code[i + 1]) / 2;
+            float mid = KernelThresholds[i];
             xs.Add(mid);
             xs.Add(MathF.BitIncrement(mid));
             xs.Add(MathF.BitDecrement(mid));
@@ -46,12 +50,9 @@ public class Nf4Tests
         xs.AddRange([-1f, 1f, 0f, 0.3f, -0.3f]);
         using var indices = Nf4.NearestCode(tensor(xs.ToArray()), Nf4.Code);
         var got = indices.data<byte>().ToArray();
-        for (int k = 0; k < xs.Count; k++) Assert.True(BruteForceNearest(xs[k]) == got[k], $"x = {xs[k]:R}: expected {BruteForceNearest(xs[k])}, got {got[k]}");
-        // Just above and below each midpoint: the codes on either side.
-        for (int i = 0; i < 15; i++) Assert.Equal((i + 1, i), (got[3 * i + 1], got[3 * i + 2]));
-        // An exact tie in fp32 distance (0.25 between 0 and 0.5; 0.75 between 0.5 and 1) goes to the lower index.
-        using var ties = Nf4.NearestCode(tensor(new[] { 0.25f, 0.75f }), [0f, 0.5f, 1f]);
-        Assert.Equal(new byte[] { 0, 1 }, ties.data<byte>().ToArray());
+        for (int k = 0; k < xs.Count; k++) Assert.True(BruteForceNearest(xs[k]) == got[k], $"x = {xs[k]:R} ({BitConverter.SingleToInt32Bits(xs[k]):X8}): expected {BruteForceNearest(xs[k])}, got {got[k]}");
+        // On each midpoint: the lower code; an ulp above: the upper; an ulp below: the lower.
+        for (int i = 0; i < 15; i++) Assert.Equal((i, i + 1, i), (got[3 * i], got[3 * i + 1], got[3 * i + 2]));
     }
 
     [Fact]

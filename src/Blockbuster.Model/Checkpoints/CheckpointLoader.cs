@@ -73,9 +73,11 @@ public static class CheckpointLoader
         var targets = model.state_dict();
         var fresh = new List<string>();
         var copies = new List<(Tensor Target, Tensor Source)>();
+        // 4-bit layers already came whole from a bitsandbytes checkpoint (Nf4Checkpoint); their tensors are not looked up here.
+        var quantized = model.named_modules().Where(m => m.module is Quantization.Linear4bit).Select(m => m.name + ".").ToList();
         foreach (var (modelKey, target) in targets)
         {
-            if (IsLoraFactor(modelKey)) { fresh.Add(modelKey); continue; }
+            if (IsLoraFactor(modelKey) || quantized.Any(q => modelKey.StartsWith(q, StringComparison.Ordinal))) { if (IsLoraFactor(modelKey)) fresh.Add(modelKey); continue; }
             var key = CheckpointKey(modelKey);
             if (!normalized.Remove(key, out var found))
             {

@@ -61,11 +61,11 @@ public static class DoubleQuant
         return (codes.MoveToOuterDisposeScope(), nested.MoveToOuterDisposeScope(), offset);
     }
 
-    public static Tensor Dequantize(Tensor codes, Tensor nestedAbsmax, float offset)
+    public static Tensor Dequantize(Tensor codes, Tensor nestedAbsmax, float offset, float[]? quantMap = null)
     {
         using var scope = NewDisposeScope();
         long n = codes.numel();
-        var map = tensor(DynamicMap, device: codes.device);
+        var map = tensor(quantMap ?? DynamicMap, device: codes.device);
         var values = map.index_select(0, codes.reshape(-1).to(ScalarType.Int64));
         var perElement = nestedAbsmax.repeat_interleave(BlockSize)[..(int)n];
         return (values * perElement + offset).MoveToOuterDisposeScope();

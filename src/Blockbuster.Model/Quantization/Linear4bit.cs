@@ -26,7 +26,8 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
     public Tensor? NestedAbsmax => DoubleQuantized ? get_buffer("nested_absmax") : null;
     public float NestedOffset => DoubleQuantized ? get_buffer("nested_offset")!.item<float>() : 0f;
 
-    Linear4bit(long outFeatures, long inFeatures, Tensor packed, Tensor absmax, Tensor? nestedAbsmax, Tensor? nestedOffset, Tensor? bias)
+    Linear4bit(long outFeatures, long inFeatures, Tensor packed, Tensor absmax, Tensor? nestedAbsmax, Tensor? nestedOffset, Tensor? bias,
+               Tensor? nestedQuantMap = null)
         : base(nameof(Linear4bit))
     {
         OutFeatures = outFeatures;
@@ -36,6 +37,9 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
         register_buffer("absmax", absmax);
         if (nestedAbsmax is not null) register_buffer("nested_absmax", nestedAbsmax);
         if (nestedOffset is not null) register_buffer("nested_offset", nestedOffset);
+        // The 8-bit map a checkpoint was written with (torch's vectorised linspace can move an entry by an ulp
+        // between builds); null: this build's own.
+        if (nestedQuantMap is not null) register_buffer("nested_quant_map", nestedQuantMap);
         this.bias = bias is null ? null : new Parameter(bias, requires_grad: false);
         RegisterComponents();
     }
@@ -56,11 +60,15 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>A layer from stored parts (a base-nf4 folder), exactly as they were written.</summary>
-    public static Linear4bit FromParts(long outFeatures, long inFeatures, Tensor packed, Tensor absmax, Tensor? nestedAbsmax, float? nestedOffset, Tensor? bias) =>
-        new(outFeatures, inFeatures, packed.reshape(-1, 1), absmax, nestedAbsmax, nestedOffset is { } o ? tensor(o) : null, bias);
+    public static Linear4bit FromParts(long outFeatures, long inFeatures, Tensor packed, Tensor absmax, Tensor? nestedAbsmax, float? nestedOffset, Tensor? bias,
+                                       Tensor? nestedQuantMap = null) =>
+        new(outFeatures, inFeatures, packed.reshape(-1, 1), absmax, nestedAbsmax, nestedOffset is { } o ? tensor(o) : null, bias, nestedQuantMap);
+
+    /// <summary>The 8-bit map of the double quantisation: the one stored with the weights, else this build's.</summary>
+    public float[] NestedQuantMap => DoubleQuantized && get_buffer("nested_quant_map") is { } map ? map.data<float>().ToArray() : DoubleQuant.DynamicMap;
 
     /// <summary>The block absmax values, recovered from double quantisation when it was used.</summary>
-    public Tensor BlockAbsmax() => DoubleQuantized ? DoubleQuant.Dequantize(Absmax, NestedAbsmax!, NestedOffset) : Absmax.to(ScalarType.Float32);
+    public Tensor BlockAbsmax() => DoubleQuantized ? DoubleQuant.Dequantize(Absmax, NestedAbsmax!, NestedOffset, NestedQuantMap) : Absmax.to(ScalarType.Float32);
 
     /// <summary>The dequantised weight (out, in), fp32.</summary>
     public Tensor DequantizedWeight()

@@ -5,9 +5,10 @@ namespace Blockbuster.Model.Quantization;
 /// <summary>
 /// bitsandbytes' NF4 (QLoRA, Dettmers et al. 2023), in TorchSharp ops: the weight is flattened row-major
 /// into blocks of 64; each block keeps its fp32 absmax; each value becomes the index of the nearest of 16
-/// code values to clamp(w · (1/absmax), -1, 1), by fp32 distance with the lower index on a tie, as the
-/// default (CPU) backend's <c>argmin(|x − code|)</c>; two indices per byte, the first element in the high
-/// nibble. Dequantising is <c>code[index] · absmax[block]</c> in fp32.
+/// code values to clamp(w · (1/absmax), -1, 1) (the lower one on an exact midpoint, as bitsandbytes' CUDA
+/// kernel and current torch backend); two indices per byte, the first element in the high nibble.
+/// Dequantising is <c>code[index] · absmax[block]</c> in fp32. An all-zero block keeps absmax 0 and code 7
+/// (0.0), as the torch backend; bitsandbytes' CUDA kernel turns its 0·∞ into code 0, which also dequantises to 0.
 /// </summary>
 public static class Nf4
 {
@@ -51,25 +52,19 @@ public static class Nf4
     }
 
     /// <summary>
-    /// Index of the nearest code value, as bitsandbytes' default backend: argmin of |x − code| in fp32, the first
-    /// (lower) index on a tie. (Its CUDA kernel compares against midpoint constants instead; the two differ only
-    /// for values that land exactly on a float midpoint.) Chunked so the (n, codes) distances stay small.
+    /// Index of the nearest code value, as bitsandbytes does it on CUDA (dQuantizeNF4's tree of strict
+    /// <c>x &gt; midpoint</c> tests, its constants the fp32 midpoints of neighbouring codes) and in its current
+    /// pure-torch backend (<c>bucketize</c> against the same midpoints): a value exactly on a midpoint takes the
+    /// lower code. (bitsandbytes 0.47–0.49's CPU path took argmin |x − code| instead, which can differ by one
+    /// code for values within an ulp of a midpoint.)
     /// </summary>
     public static Tensor NearestCode(Tensor scaled, float[] code)
     {
-        using var codes = tensor(code, device: scaled.device);
-        var flat = scaled.reshape(-1).to(ScalarType.Float32);
-        long chunk = Math.Max(1, (1L << 22) / code.Length);
-        var parts = new List<Tensor>();
-        for (long start = 0; start < flat.numel(); start += chunk)
-        {
-            using var scope = NewDisposeScope();
-            var x = flat[(int)start..(int)Math.Min(flat.numel(), start + chunk)];
-            parts.Add((x.unsqueeze(1) - codes).abs_().argmin(1).to(ScalarType.Byte).MoveToOuterDisposeScope());
-        }
-        var result = parts.Count == 1 ? parts[0] : cat(parts, 0);
-        if (parts.Count > 1) foreach (var p in parts) p.Dispose();
-        return result;
+        var midpoints = new float[code.Length - 1];
+        for (int i = 0; i < midpoints.Length; i++) midpoints[i] = (code[i] + code[i + 1]) / 2;
+        using var boundaries = tensor(midpoints, device: scaled.device);
+        // bucketize(right: false) counts the midpoints strictly below x: how many "x > midpoint" tests hold.
+        return bucketize(scaled.contiguous(), boundaries, right: false).to(ScalarType.Byte);
     }
 
     /// <summary>Two 4-bit indices a byte: element 2i in the high nibble, 2i+1 in the low one (0 for an odd count).</summary>

@@ -22,6 +22,7 @@ public static class OutputFolder
     public const string ArgsFile = "training_args.json";
     public const string CurvesFile = "training_curves.png";
     public const string AdapterFolder = "adapter";
+    public const string QuantizedBaseFolder = "base-nf4";
 
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
@@ -72,6 +73,7 @@ public static class OutputFolder
             WriteTokenizer(adapter, s);
         }
 
+        if (s.Model.modules().OfType<Model.Quantization.Linear4bit>().Any()) WriteQuantizedBase(Path.Combine(folder, QuantizedBaseFolder), s);
         File.WriteAllText(Path.Combine(folder, ArgsFile), JsonSerializer.Serialize(TrainingArgsJson(s.Options), Indented));
         File.WriteAllText(Path.Combine(folder, SplitRecord.FileName), s.Split.ToJson());
         File.WriteAllLines(Path.Combine(folder, LogFile), s.LogLines);
@@ -83,6 +85,23 @@ public static class OutputFolder
         TrainingCheckpoint.Write(checkpoint, s.State, s.Model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value), s.Optimizer);
         foreach (var (file, tensors) in s.ExtraCheckpointFiles ?? new Dictionary<string, IReadOnlyDictionary<string, Tensor>>())
             SafetensorsFile.Write(Path.Combine(checkpoint, file), tensors);
+    }
+
+    /// <summary>
+    /// The frozen base exactly as it was quantised, as bitsandbytes serialises a 4-bit BertModel: it loads back
+    /// bit-identical as a base for train and for the adapter (<c>--model DIR/base-nf4</c>).
+    /// </summary>
+    static void WriteQuantizedBase(string folder, Snapshot s)
+    {
+        Directory.CreateDirectory(folder);
+        var extra = new Dictionary<string, JsonElement>(s.Model.Config.Extra ?? [])
+        {
+            ["quantization_config"] = JsonSerializer.SerializeToElement(Model.Quantization.Nf4Checkpoint.QuantizationConfig(s.Options.DoubleQuant,
+                s.Options.Precision is "fp32" ? "float32" : s.Options.Precision is "fp16" ? "float16" : "bfloat16")),
+        };
+        (s.Model.Config with { Architectures = ["BertModel"], Id2Label = null, Label2Id = null, Extra = extra }).Save(Path.Combine(folder, ModelFolder.Config));
+        SafetensorsFile.Write(Path.Combine(folder, ModelFolder.Safetensors), Model.Quantization.Nf4Checkpoint.BaseStateDict(s.Model.bert));
+        WriteTokenizer(folder, s);
     }
 
     static void WriteTokenizer(string folder, Snapshot s)
