@@ -17,18 +17,34 @@ public static class CliErrors
             Console.Error.WriteLine($"blockbuster {command}: interrupted.");
             return CliApp.Interrupted;
         }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"blockbuster {command}: {Flag(e.Option)} {OneLine(Flags(e.Problem))}");
+            return CliApp.UsageError;
+        }
         catch (Exception e) when (IsUserFacing(e))
         {
             Console.Error.WriteLine($"blockbuster {command}: {OneLine(e.Message)}");
-            return e.GetType() == typeof(ArgumentException) ? CliApp.UsageError : CliApp.Failure;
+            return CliApp.Failure;
         }
     }
 
-    // Option validation throws plain ArgumentException (a usage error, exit 2); its subclasses
-    // (ArgumentNullException, ArgumentOutOfRangeException) mean a bug and keep their stack trace.
+    // Usage errors are UsageException (exit 2); any other ArgumentException from the libraries is a bug and
+    // keeps its stack trace.
     static bool IsUserFacing(Exception e) => e is ModelFormatException or DataFormatException or TorchUnavailableException
-        or IOException or UnauthorizedAccessException or FormatException or InvalidDataException
-        || e.GetType() == typeof(ArgumentException);
+        or IOException or UnauthorizedAccessException or FormatException or InvalidDataException;
+
+    /// <summary>An options-record name (batch_size) as this CLI spells the flag (--batch-size).</summary>
+    public static string Flag(string option) => option switch
+    {
+        "learning_rate" => "--lr",
+        "gradient_accumulation_steps" => "--gradient-accumulation",
+        "metric_for_best_model" => "--best-metric",
+        _ => "--" + option.Replace('_', '-'),
+    };
+
+    /// <summary>Other options a problem names, written `like_this`, become flags too.</summary>
+    static string Flags(string problem) => System.Text.RegularExpressions.Regex.Replace(problem, "`([a-z0-9_]+)`", m => Flag(m.Groups[1].Value));
 
     static string OneLine(string message) => string.Join(' ', message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

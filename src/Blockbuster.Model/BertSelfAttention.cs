@@ -86,6 +86,8 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
     /// </summary>
     Tensor DropoutThenValues(Tensor probabilities, Tensor v)
     {
+        if (probabilities.device.type != TorchSharp.DeviceType.CPU)   // CUDA: libtorch's dropout, on the device
+            return nn.functional.dropout(probabilities, attentionDropout, training: true).matmul(v);
         var keep = FastDropout.KeepMask(probabilities.shape, attentionDropout, probabilities.dtype, probabilities.device);
         return (probabilities * keep).matmul(v).mul_(1.0 / (1.0 - attentionDropout));
     }

@@ -51,7 +51,7 @@ public static class TorchRuntime
                     throw new TorchUnavailableException("--device cuda was requested but no CUDA device is available to LibTorch on this machine.");
                 return CUDA;
             default:
-                throw new ArgumentException($"unknown device '{device}' (use auto, cpu or cuda).");
+                throw new UsageException("device", $"must be auto, cpu or cuda, got '{device}'.");
         }
     }
 

@@ -72,4 +72,19 @@ public class CliParseTests
         Assert.Single(lines);
         Assert.StartsWith("blockbuster train:", lines[0]);
     }
+
+    [Theory]
+    [InlineData("train --data d.csv --quantize nf4 --full-finetune", "blockbuster train: --quantize nf4 freezes the base in 4 bits and trains LoRA adapters on top (QLoRA); it cannot be combined with --full-finetune.")]
+    [InlineData("train --data d.csv --batch-size 0", "blockbuster train: --batch-size must be positive, got 0.")]
+    [InlineData("train --data d.csv --lr -1", "blockbuster train: --lr must be positive, got -1.")]
+    [InlineData("train --output o --overwrite --resume", "blockbuster train: --overwrite cannot be combined with --resume.")]
+    public async Task Library_usage_errors_come_out_in_the_cli_s_own_spelling(string line, string expected)
+    {
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try { Assert.Equal(CliApp.UsageError, await CliApp.RunAsync(line.Split(' '))); }
+        finally { Console.SetError(original); }
+        Assert.Equal(expected, error.ToString().Trim());
+    }
 }

@@ -39,7 +39,12 @@ public class DropoutTests
         var mask = FastDropout.KeepMask([300, 301], 0.25, ScalarType.BFloat16, CPU, new DropoutRandom(2)).to(ScalarType.Float32);
         Assert.Equal(0f, ((mask != 0) & (mask != 1)).sum().item<long>());
         Assert.InRange(mask.mean().item<float>(), 0.74, 0.76);
-        Assert.True(FastDropout.Apply(ones(10), 0.5, new DropoutRandom(1)).requires_grad == false);
+        // Gradients flow through the mask: d(sum(dropout(x)))/dx is the mask itself (0 or 1/(1-p)).
+        var x = ones(1000, requires_grad: true);
+        var y = FastDropout.Apply(x, 0.5, new DropoutRandom(1));
+        y.sum().backward();
+        Assert.True(x.grad!.allclose(y.detach(), rtol: 0, atol: 0));
+        Assert.InRange(x.grad!.eq(0).sum().item<long>(), 400, 600);
         var eval = new FastDropout(0.5);
         eval.eval();
         Assert.True(eval.call(ones(10)).allclose(ones(10), rtol: 0, atol: 0));

@@ -112,9 +112,9 @@ public class TrainerTests
     public async Task Each_precision_trains(string precision)
     {
         using var dir = new TempDir();
-        var o = Options(dir, "out") with { Precision = precision, Epochs = 1 };
+        var o = Options(dir, "out") with { Precision = precision, Epochs = 2 };
         var result = await Trainer.RunAsync(o, OfflineHub(dir));
-        Assert.InRange(result.Metrics!.Accuracy, 0.5, 1.0);
+        Assert.True(result.Metrics!.Accuracy > 0.8, $"{precision}: accuracy {result.Metrics.Accuracy}, no better than chance");
         Assert.True(double.IsFinite(result.Metrics.LogLoss));
         Assert.DoesNotContain("NaN", File.ReadAllText(Path.Combine(o.Output, "training_log.jsonl")));
     }

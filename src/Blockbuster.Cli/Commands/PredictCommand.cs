@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Blockbuster.Model;
 using Blockbuster.Model.Hub;
 using Blockbuster.Training.Data;
 using Blockbuster.Training.Evaluation;
@@ -59,7 +60,7 @@ public static class PredictCommand
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("predict", async () =>
     {
         var texts = GatherTexts(parse.GetValue(Texts) ?? [], parse.GetValue(File), parse.GetValue(TextColumn)!, parse.GetValue(Encoding)!);
-        if (texts.Count == 0) throw new ArgumentException("no text to classify; pass TEXT arguments, --file PATH, or - to read stdin.");
+        if (texts.Count == 0) throw new UsageException("file", "or TEXT arguments, or - to read stdin: there is no text to classify.");
         using var classifier = await SentimentClassifier.LoadAsync(ToOptions(parse), new HubClient(HubOptions.FromEnvironment()), cancellationToken).ConfigureAwait(false);
         var predictions = classifier.Predict(texts, cancellationToken);
         bool json = parse.GetValue(Json);

@@ -5,7 +5,8 @@ namespace Blockbuster.Model;
 
 /// <summary>
 /// Inverted dropout (zero with probability p, scale the rest by 1/(1-p)), like nn.Dropout, with masks
-/// from <see cref="DropoutRandom"/> instead of libtorch's slow CPU Bernoulli sampler.
+/// from <see cref="DropoutRandom"/> instead of libtorch's slow CPU Bernoulli sampler. Off the CPU (CUDA)
+/// libtorch's own dropout runs on the device: a mask drawn on the CPU would cost a host-to-device copy per layer.
 /// </summary>
 public sealed class FastDropout(double p) : nn.Module<Tensor, Tensor>(nameof(FastDropout))
 {
@@ -17,6 +18,7 @@ public sealed class FastDropout(double p) : nn.Module<Tensor, Tensor>(nameof(Fas
     {
         if (p <= 0) return x;
         if (p >= 1) return zeros_like(x);
+        if (x.device.type != TorchSharp.DeviceType.CPU) return nn.functional.dropout(x, p, training: true);
         random ??= DropoutRandom.Shared;
         if (x.dtype == ScalarType.Float32)
         {

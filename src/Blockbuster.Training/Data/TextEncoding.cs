@@ -15,7 +15,7 @@ public static class TextEncoding
     {
         "utf-8" or "utf8" => new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true),
         "latin1" or "latin-1" or "iso-8859-1" => Encoding.Latin1,
-        _ => throw new ArgumentException($"--encoding must be utf-8 or latin1, got '{name}'."),
+        _ => throw new Blockbuster.Model.UsageException("encoding", $"must be utf-8 or latin1, got '{name}'."),
     };
 
     /// <summary>Decodes bytes, turning an invalid UTF-8 sequence into <see cref="InvalidUtf8"/>'s error.</summary>

@@ -20,7 +20,7 @@ public static class Evaluator
 
     public static async Task<EvalReport> RunAsync(EvalOptions o, HubClient hub, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
-        if (o.BatchSize <= 0) throw new ArgumentException($"--batch-size must be positive, got {o.BatchSize}.");
+        if (o.BatchSize <= 0) throw new UsageException("batch_size", $"must be positive, got {o.BatchSize}.");
         var clock = Stopwatch.StartNew();
         TorchRuntime.SetThreads(o.Threads);
         var device = TorchRuntime.ResolveDevice(o.Device);

@@ -11,7 +11,7 @@ public static class ModelSettings
         if (requested is { } length)
         {
             if (length < 2 || length > config.MaxPositionEmbeddings)
-                throw new ArgumentException($"--max-length must be between 2 and the model's {config.MaxPositionEmbeddings}, got {length}.");
+                throw new UsageException("max_length", $"must be between 2 and the model's {config.MaxPositionEmbeddings}, got {length}.");
             return length;
         }
         return Math.Min(ReadInt(folder, "max_length") ?? 512, config.MaxPositionEmbeddings);

@@ -37,7 +37,7 @@ public sealed class SentimentClassifier : IDisposable
 
     public static async Task<SentimentClassifier> LoadAsync(PredictOptions o, HubClient hub, CancellationToken cancellationToken = default)
     {
-        if (o.BatchSize <= 0) throw new ArgumentException($"--batch-size must be positive, got {o.BatchSize}.");
+        if (o.BatchSize <= 0) throw new UsageException("batch_size", $"must be positive, got {o.BatchSize}.");
         TorchRuntime.SetThreads(o.Threads);
         var device = TorchRuntime.ResolveDevice(o.Device);
         var folder = await ModelFolder.ResolveForInferenceAsync(hub, o.Model, null, cancellationToken).ConfigureAwait(false);

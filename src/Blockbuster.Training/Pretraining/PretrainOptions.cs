@@ -40,22 +40,22 @@ public sealed record PretrainOptions
 
     public void Validate()
     {
-        void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
-        Check(Data.Length > 0 || TrainSplit is not null, "pretraining needs text: give --data CSV (repeatable) and/or --train-split split.json.");
-        Check(MaxLength is >= 8 and <= 8192, $"--max-length must be between 8 and 8192, got {MaxLength}.");
-        Check(MlmProbability is > 0 and < 1, $"--mlm-probability must be between 0 and 1, got {MlmProbability}.");
-        Check(Epochs > 0, $"--epochs must be positive, got {Epochs}.");
-        Check(BatchSize > 0, $"--batch-size must be positive, got {BatchSize}.");
-        Check(LearningRate > 0, $"--lr must be positive, got {LearningRate}.");
-        Check(WarmupRatio is >= 0 and < 1, $"--warmup-ratio must be in [0, 1), got {WarmupRatio}.");
-        Check(WeightDecay >= 0, $"--weight-decay must not be negative, got {WeightDecay}.");
-        Check(MaxGradNorm > 0, $"--max-grad-norm must be positive, got {MaxGradNorm}.");
-        Check(HeldOutBlocks >= 0, $"--held-out-blocks must not be negative, got {HeldOutBlocks}.");
-        Check(SaveSteps > 0, $"--save-steps must be positive, got {SaveSteps}.");
-        Check(Limit is null or > 0, $"--limit must be positive, got {Limit}.");
-        Check(Precision is "auto" or "fp32" or "bf16" or "fp16", $"--precision must be auto, fp32, bf16 or fp16, got '{Precision}'.");
-        Check(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'.");
-        Check(!(Overwrite && Resume), "--overwrite and --resume cannot be combined.");
+        void Check(bool ok, string option, string problem) { if (!ok) throw new Blockbuster.Model.UsageException(option, problem); }
+        Check(Data.Length > 0 || TrainSplit is not null, "data", "(a CSV, repeatable) or `train_split` (a split.json) must give the text to pretrain on.");
+        Check(MaxLength is >= 8 and <= 8192, "max_length", $"must be between 8 and 8192, got {MaxLength}.");
+        Check(MlmProbability is > 0 and < 1, "mlm_probability", $"must be between 0 and 1, got {MlmProbability}.");
+        Check(Epochs > 0, "epochs", $"must be positive, got {Epochs}.");
+        Check(BatchSize > 0, "batch_size", $"must be positive, got {BatchSize}.");
+        Check(LearningRate > 0, "learning_rate", $"must be positive, got {LearningRate}.");
+        Check(WarmupRatio is >= 0 and < 1, "warmup_ratio", $"must be in [0, 1), got {WarmupRatio}.");
+        Check(WeightDecay >= 0, "weight_decay", $"must not be negative, got {WeightDecay}.");
+        Check(MaxGradNorm > 0, "max_grad_norm", $"must be positive, got {MaxGradNorm}.");
+        Check(HeldOutBlocks >= 0, "held_out_blocks", $"must not be negative, got {HeldOutBlocks}.");
+        Check(SaveSteps > 0, "save_steps", $"must be positive, got {SaveSteps}.");
+        Check(Limit is null or > 0, "limit", $"must be positive, got {Limit}.");
+        Check(Precision is "auto" or "fp32" or "bf16" or "fp16", "precision", $"must be auto, fp32, bf16 or fp16, got '{Precision}'.");
+        Check(Device is "auto" or "cpu" or "cuda", "device", $"must be auto, cpu or cuda, got '{Device}'.");
+        Check(!(Overwrite && Resume), "overwrite", "cannot be combined with `resume`.");
         Blockbuster.Training.Data.TextEncoding.Get(Encoding);
     }
 }

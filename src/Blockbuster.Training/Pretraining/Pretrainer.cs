@@ -40,7 +40,7 @@ public static class Pretrainer
         var baseFolder = await ModelFolder.ResolveBaseAsync(hub, o.Model, o.FromScratch, null, cancellationToken).ConfigureAwait(false);
         var config = BertConfig.Load(Path.Combine(baseFolder, ModelFolder.Config)) with { Id2Label = null, Label2Id = null };
         if (o.MaxLength > config.MaxPositionEmbeddings)
-            throw new ArgumentException($"--max-length {o.MaxLength} exceeds the model's max_position_embeddings {config.MaxPositionEmbeddings}.");
+            throw new UsageException("max_length", $"{o.MaxLength} exceeds the model's max_position_embeddings {config.MaxPositionEmbeddings}.");
         var tokenizer = BertWordPieceTokenizer.Load(Path.Combine(baseFolder, ModelFolder.Vocab), OptionalFile(baseFolder, ModelFolder.TokenizerConfig));
         if (tokenizer.MaskId < 0) throw new ModelFormatException($"{baseFolder}: vocab.txt has no [MASK] token; masked-LM pretraining needs one.");
 

@@ -15,7 +15,7 @@ public static class TruncationRules
         "head" => Truncation.Head,
         "tail" => Truncation.Tail,
         "head+tail" => Truncation.HeadTail,
-        _ => throw new ArgumentException($"--truncation must be head, tail or head+tail, got '{name}'."),
+        _ => throw new Blockbuster.Model.UsageException("truncation", $"must be head, tail or head+tail, got '{name}'."),
     };
 
     public static string Name(Truncation t) => Names[(int)t];

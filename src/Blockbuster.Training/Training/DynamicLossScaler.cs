@@ -15,18 +15,25 @@ public sealed class DynamicLossScaler(double initialScale = 65536, double growth
 
     public Tensor ScaleLoss(Tensor loss) => loss * Scale;
 
-    /// <summary>Divides gradients by the scale; returns false (and backs off) when any is not finite.</summary>
+    /// <summary>
+    /// Divides gradients by the scale; returns false (and backs off) when any is not finite. The per-tensor
+    /// checks stay on the device and are combined there, so a step costs one device sync, not one per parameter.
+    /// </summary>
     public bool UnscaleAndCheck(IEnumerable<TorchSharp.Modules.Parameter> parameters)
     {
         bool finite = true;
         using (no_grad())
+        using (NewDisposeScope())
         {
+            Tensor? allFinite = null;
             foreach (var p in parameters)
             {
                 if (p.grad is not { } grad) continue;
                 grad.div_(Scale);
-                if (finite && !grad.isfinite().all().item<bool>()) finite = false;
+                var ok = grad.isfinite().all();
+                allFinite = allFinite is null ? ok : allFinite.logical_and(ok);
             }
+            if (allFinite is not null) finite = allFinite.item<bool>();
         }
         Update(finite);
         return finite;

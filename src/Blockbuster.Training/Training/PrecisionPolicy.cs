@@ -20,7 +20,7 @@ public sealed record PrecisionPolicy(string Name, ScalarType? ComputeDtype, bool
         "fp16" => Fp16,
         "auto" when device.type == TorchSharp.DeviceType.CUDA => Fp16,
         "auto" => CpuHasBf16() ? Bf16 : Fp32,
-        _ => throw new ArgumentException($"unknown precision '{requested}' (use auto, fp32, bf16 or fp16)."),
+        _ => throw new Model.UsageException("precision", $"must be auto, fp32, bf16 or fp16, got '{requested}'."),
     };
 
     /// <summary>True when the CPU does bf16 arithmetic natively (avx512_bf16 or AMX); elsewhere bf16 is emulated and slower than fp32.</summary>

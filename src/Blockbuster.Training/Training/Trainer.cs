@@ -18,6 +18,7 @@ public static class Trainer
     public static async Task<TrainingResult> RunAsync(TrainingOptions options, HubClient hub, IProgress<TrainingEvent>? progress = null,
                                                       CancellationToken cancellationToken = default)
     {
+        if (options.Overwrite && options.Resume) throw new UsageException("overwrite", "cannot be combined with `resume`.");
         using var outputLock = OutputLock.Acquire(options.Output, "train");
         AtomicFolder.Recover(options.Output);
         var o = options.Resume ? LoadSavedOptions(options) : options;

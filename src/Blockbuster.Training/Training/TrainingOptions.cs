@@ -74,30 +74,30 @@ public sealed record TrainingOptions
 
     public void Validate()
     {
-        void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
-        Check(TestSize is > 0 and < 1, $"--test-size must be between 0 and 1, got {TestSize}.");
-        Check(MaxLength is >= 8 and <= 8192, $"--max-length must be between 8 and 8192, got {MaxLength}.");
-        Check(EffectiveLearningRate > 0, $"--lr must be positive, got {EffectiveLearningRate}.");
-        Check(WeightDecay >= 0, $"--weight-decay must not be negative, got {WeightDecay}.");
-        Check(EffectiveWarmupRatio is >= 0 and < 1, $"--warmup-ratio must be in [0, 1), got {EffectiveWarmupRatio}.");
-        Check(Epochs > 0, $"--epochs must be positive, got {Epochs}.");
-        Check(BatchSize > 0, $"--batch-size must be positive, got {BatchSize}.");
-        Check(GradientAccumulation > 0, $"--gradient-accumulation must be positive, got {GradientAccumulation}.");
-        Check(MaxGradNorm > 0, $"--max-grad-norm must be positive, got {MaxGradNorm}.");
-        Check(Limit is null or >= 10, $"--limit must be at least 10, got {Limit}.");
-        Check(LoraR > 0, $"--lora-r must be positive, got {LoraR}.");
-        Check(LoraAlpha > 0, $"--lora-alpha must be positive, got {LoraAlpha}.");
-        Check(LoraDropout is >= 0 and < 1, $"--lora-dropout must be in [0, 1), got {LoraDropout}.");
-        Check(Precision is "auto" or "fp32" or "bf16" or "fp16", $"--precision must be auto, fp32, bf16 or fp16, got '{Precision}'.");
-        Check(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'.");
-        Check(!(Overwrite && Resume), "--overwrite and --resume cannot be combined.");
-        Check(SaveSteps > 0, $"--save-steps must be positive, got {SaveSteps}.");
-        Check(SaveMinutes > 0, $"--save-minutes must be positive, got {SaveMinutes}.");
-        Check(BestMetric is "accuracy" or "f1" or "loss", $"--best-metric must be accuracy, f1 or loss, got '{BestMetric}'.");
+        void Check(bool ok, string option, string problem) { if (!ok) throw new Blockbuster.Model.UsageException(option, problem); }
+        Check(TestSize is > 0 and < 1, "test_size", $"must be between 0 and 1, got {TestSize}.");
+        Check(MaxLength is >= 8 and <= 8192, "max_length", $"must be between 8 and 8192, got {MaxLength}.");
+        Check(EffectiveLearningRate > 0, "learning_rate", $"must be positive, got {EffectiveLearningRate}.");
+        Check(WeightDecay >= 0, "weight_decay", $"must not be negative, got {WeightDecay}.");
+        Check(EffectiveWarmupRatio is >= 0 and < 1, "warmup_ratio", $"must be in [0, 1), got {EffectiveWarmupRatio}.");
+        Check(Epochs > 0, "epochs", $"must be positive, got {Epochs}.");
+        Check(BatchSize > 0, "batch_size", $"must be positive, got {BatchSize}.");
+        Check(GradientAccumulation > 0, "gradient_accumulation_steps", $"must be positive, got {GradientAccumulation}.");
+        Check(MaxGradNorm > 0, "max_grad_norm", $"must be positive, got {MaxGradNorm}.");
+        Check(Limit is null or >= 10, "limit", $"must be at least 10, got {Limit}.");
+        Check(LoraR > 0, "lora_r", $"must be positive, got {LoraR}.");
+        Check(LoraAlpha > 0, "lora_alpha", $"must be positive, got {LoraAlpha}.");
+        Check(LoraDropout is >= 0 and < 1, "lora_dropout", $"must be in [0, 1), got {LoraDropout}.");
+        Check(Precision is "auto" or "fp32" or "bf16" or "fp16", "precision", $"must be auto, fp32, bf16 or fp16, got '{Precision}'.");
+        Check(Device is "auto" or "cpu" or "cuda", "device", $"must be auto, cpu or cuda, got '{Device}'.");
+        Check(!(Overwrite && Resume), "overwrite", "cannot be combined with `resume`.");
+        Check(SaveSteps > 0, "save_steps", $"must be positive, got {SaveSteps}.");
+        Check(SaveMinutes > 0, "save_minutes", $"must be positive, got {SaveMinutes}.");
+        Check(BestMetric is "accuracy" or "f1" or "loss", "metric_for_best_model", $"must be accuracy, f1 or loss, got '{BestMetric}'.");
         Tokenization.TruncationRules.Parse(Truncation);
-        Check(Quantize is null or "nf4", $"--quantize must be nf4, got '{Quantize}'.");
-        Check(Quantize is null || !FullFinetune, "--quantize nf4 freezes the base in 4 bits and trains LoRA adapters on top (QLoRA); it cannot be combined with --full-finetune.");
-        Check(Quantize is null || !FromScratch, "--quantize nf4 quantises pretrained weights; random weights from --from-scratch have nothing to keep, so train them in full precision.");
+        Check(Quantize is null or "nf4", "quantize", $"must be nf4, got '{Quantize}'.");
+        Check(Quantize is null || !FullFinetune, "quantize", "nf4 freezes the base in 4 bits and trains LoRA adapters on top (QLoRA); it cannot be combined with `full_finetune`.");
+        Check(Quantize is null || !FromScratch, "quantize", "nf4 quantises pretrained weights; random weights from `from_scratch` have nothing to keep, so train them in full precision.");
         Blockbuster.Training.Data.TextEncoding.Get(Encoding);
     }
 }

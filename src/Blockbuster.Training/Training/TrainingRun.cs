@@ -100,7 +100,7 @@ public sealed class TrainingRun : IDisposable
         {
             var model = loaded.Model;
             if (o.MaxLength > model.Config.MaxPositionEmbeddings)
-                throw new ArgumentException($"--max-length {o.MaxLength} exceeds the model's max_position_embeddings {model.Config.MaxPositionEmbeddings}.");
+                throw new UsageException("max_length", $"{o.MaxLength} exceeds the model's max_position_embeddings {model.Config.MaxPositionEmbeddings}.");
             model.to(device);
             var trainable = Trainer.SelectTrainable(model, o.UsesLora);
 
