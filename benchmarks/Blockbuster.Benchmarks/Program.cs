@@ -9,6 +9,7 @@ using Blockbuster.Benchmarks;
 //   step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe   where training time goes
 //   inference-probe | inference-attention-probe | eval-profile   where eval time goes
 //   workers-probe [batch] | train-workers-probe                 one two-threaded loop vs two single-threaded workers
+//   qlora-throughput [reviews] [rounds]     trainer tokens/s with an NF4 base vs bf16, paired (all-MiniLM-L6-v2)
 //   nf4-memory                              bytes of the frozen base in fp32, bf16, NF4, NF4 + double quantisation
 //   bdn [BenchmarkDotNet args]              BenchmarkDotNet suites (e.g. --filter *Tokenize*)
 var command = args.Length > 0 ? args[0] : "help";
@@ -44,6 +45,8 @@ switch (command)
         return MiniLmParity.Run();
     case "leak-probe":
         return LeakProbe.Run();
+    case "qlora-throughput":
+        return await QloraThroughput.Run(args);
     case "nf4-memory":
         return Nf4Memory.Run();
     case "tokenize-time":
@@ -52,6 +55,6 @@ switch (command)
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
         return 0;
     default:
-        Console.WriteLine("usage: Blockbuster.Benchmarks minilm-parity | tokenizer-parity | nf4-memory | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
+        Console.WriteLine("usage: Blockbuster.Benchmarks minilm-parity | tokenizer-parity | nf4-memory | qlora-throughput | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
         return command == "help" ? 0 : 2;
 }

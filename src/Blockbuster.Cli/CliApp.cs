@@ -34,8 +34,15 @@ public static class CliApp
             Console.Error.WriteLine($"{name}: {parse.Errors[0].Message} (see '{name} --help')");
             return UsageError;
         }
-        // Ctrl+C cancels the action's token; training then saves a checkpoint, which may take a while.
+        // Ctrl+C cancels the action's token; training then saves a checkpoint, which may take a while. SIGTERM
+        // (kill, docker stop, a job scheduler) does the same instead of ending the process mid-step.
         var configuration = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromMinutes(2) };
-        return await parse.InvokeAsync(configuration).ConfigureAwait(false);
+        using var terminate = new CancellationTokenSource();
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;   // keep running until the action has stopped at a safe point
+            terminate.Cancel();
+        });
+        return await parse.InvokeAsync(configuration, terminate.Token).ConfigureAwait(false);
     }
 }
