@@ -65,12 +65,46 @@ sealed class LoopbackHub : IDisposable
             {
                 var bytes = await File.ReadAllBytesAsync(file);
                 context.Response.Headers["X-Repo-Commit"] = Commit;
-                context.Response.ContentLength64 = bytes.Length;
-                await context.Response.OutputStream.WriteAsync(bytes);
+                if (Etags || WrongEtag)
+                    context.Response.Headers["X-Linked-Etag"] = $"\"{(WrongEtag ? new string('0', 64) : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)))}\"";
+                bool faulty = Path.GetFileName(file) == FaultyFile;
+                if (faulty && Interlocked.Decrement(ref FailNext) >= 0)
+                {
+                    context.Response.StatusCode = 503;
+                    context.Response.Close();
+                    continue;
+                }
+                long from = 0;
+                if (context.Request.Headers["Range"] is { } range && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
+                {
+                    from = long.Parse(range["bytes=".Length..^1]);
+                    Interlocked.Increment(ref RangeRequests);
+                    context.Response.StatusCode = 206;
+                    context.Response.Headers["Content-Range"] = $"bytes {from}-{bytes.Length - 1}/{bytes.Length}";
+                }
+                context.Response.ContentLength64 = bytes.Length - from;
+                bool cut = faulty && Interlocked.Decrement(ref TruncateNext) >= 0;
+                bool stall = !cut && faulty && Interlocked.Decrement(ref StallNext) >= 0;
+                if (cut || stall)
+                {
+                    // Half of what is left, then the connection drops (cut) or goes silent (stall).
+                    await context.Response.OutputStream.WriteAsync(bytes.AsMemory((int)from, (int)(bytes.Length - from) / 2));
+                    await context.Response.OutputStream.FlushAsync();
+                    if (stall) await Task.Delay(StallFor);
+                    context.Response.Abort();
+                    continue;
+                }
+                await context.Response.OutputStream.WriteAsync(bytes.AsMemory((int)from));
             }
             context.Response.Close();
         }
     }
+
+    /// <summary>The file the failure modes below apply to.</summary>
+    public string FaultyFile = "model.safetensors";
+    public int FailNext, TruncateNext, StallNext, RangeRequests;
+    public TimeSpan StallFor = TimeSpan.FromSeconds(3);
+    public bool Etags, WrongEtag;
 
     public void Dispose() => listener.Close();
 }
@@ -158,6 +192,74 @@ public class HubClientTests
         Assert.Equal("org/no-weights: the repo has none of model.safetensors, pytorch_model.bin.", e.Message);
         e = await Assert.ThrowsAsync<ModelFormatException>(() => ModelFolder.ResolveBaseAsync(client, "org/other", false, null));
         Assert.Contains("org/other", e.Message);
+    }
+
+    static HubClient Client(LoopbackHub hub, TempDir dir) => new(new HubOptions(hub.Endpoint, null, Offline: false, dir.File("cache"))
+    {
+        Retries = 4, RetryDelay = TimeSpan.FromMilliseconds(20), StallTimeout = TimeSpan.FromMilliseconds(700),
+    });
+
+    static string Cached(TempDir dir) => Path.Combine(dir.File("cache"), "models--org--tiny-bert", "snapshots", LoopbackHub.Commit, "model.safetensors");
+
+    [Fact]
+    public async Task Server_errors_are_retried_with_backoff()
+    {
+        using var dir = new TempDir();
+        var served = TinyModels.WriteBaseFolder(dir.File("served"));
+        using var hub = new LoopbackHub("org/tiny-bert", served) { FailNext = 3, Etags = true };
+        await ModelFolder.ResolveBaseAsync(Client(hub, dir), "org/tiny-bert", fromScratch: false, null);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(served, "model.safetensors")), File.ReadAllBytes(Cached(dir)));
+    }
+
+    [Fact]
+    public async Task A_truncated_or_stalled_download_resumes_with_a_range_request()
+    {
+        using var dir = new TempDir();
+        var served = TinyModels.WriteBaseFolder(dir.File("served"));
+        using var hub = new LoopbackHub("org/tiny-bert", served) { TruncateNext = 1, StallNext = 1, Etags = true };
+        await ModelFolder.ResolveBaseAsync(Client(hub, dir), "org/tiny-bert", fromScratch: false, null);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(served, "model.safetensors")), File.ReadAllBytes(Cached(dir)));
+        Assert.Equal(2, hub.RangeRequests);   // the second and third tries asked only for what was missing
+        Assert.Empty(Directory.GetFiles(dir.File("cache"), "*.incomplete", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_hash_that_does_not_match_the_hubs_sha256_is_discarded_with_one_clear_error()
+    {
+        using var dir = new TempDir();
+        var served = TinyModels.WriteBaseFolder(dir.File("served"));
+        using var hub = new LoopbackHub("org/tiny-bert", served) { WrongEtag = true };
+        var e = await Assert.ThrowsAsync<ModelFormatException>(() => ModelFolder.ResolveBaseAsync(Client(hub, dir), "org/tiny-bert", fromScratch: false, null));
+        Assert.Contains("but the Hub says 000000000000", e.Message);
+        Assert.False(File.Exists(Cached(dir)));
+        Assert.Empty(Directory.GetFiles(dir.File("cache"), "*.incomplete", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task Persistent_failure_gives_up_after_the_retries_and_keeps_the_partial_file_for_next_time()
+    {
+        using var dir = new TempDir();
+        var served = TinyModels.WriteBaseFolder(dir.File("served"));
+        using var hub = new LoopbackHub("org/tiny-bert", served) { TruncateNext = 100 };
+        var e = await Assert.ThrowsAsync<ModelFormatException>(() => ModelFolder.ResolveBaseAsync(Client(hub, dir), "org/tiny-bert", fromScratch: false, null));
+        Assert.Contains("failed 5 times", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        hub.TruncateNext = 0;
+        await ModelFolder.ResolveBaseAsync(Client(hub, dir), "org/tiny-bert", fromScratch: false, null);   // the next run resumes
+        Assert.Equal(File.ReadAllBytes(Path.Combine(served, "model.safetensors")), File.ReadAllBytes(Cached(dir)));
+    }
+
+    [Fact]
+    public async Task Two_clients_filling_one_cache_take_turns_per_file()
+    {
+        using var dir = new TempDir();
+        var served = TinyModels.WriteBaseFolder(dir.File("served"));
+        using var hub = new LoopbackHub("org/tiny-bert", served) { StallNext = 1, StallFor = TimeSpan.FromMilliseconds(300), Etags = true };
+        var both = await Task.WhenAll(
+            Task.Run(() => ModelFolder.ResolveBaseAsync(Client(hub, dir), "org/tiny-bert", fromScratch: false, null)),
+            Task.Run(() => ModelFolder.ResolveBaseAsync(Client(hub, dir), "org/tiny-bert", fromScratch: false, null)));
+        Assert.Equal(both[0], both[1]);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(served, "model.safetensors")), File.ReadAllBytes(Cached(dir)));
     }
 
     [Theory]

@@ -1,4 +1,9 @@
 using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Polly;
+using Polly.Retry;
 using System.Text.RegularExpressions;
 
 namespace Blockbuster.Model.Hub;
@@ -99,22 +104,64 @@ public sealed partial class HubClient(HubOptions options, HttpClient? http = nul
             return (null, Path.Combine(repoFolder, "snapshots", cachedCommit));
         }
 
+        // One process downloads a file at a time (a lock beside its partial file); a second one waits, then finds it cached.
+        var partial = Path.Combine(repoFolder, "downloads", Uri.EscapeDataString(revision), file + ".incomplete");
+        Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
+        using (await FileLock.AcquireAsync(partial + ".lock", cancellationToken).ConfigureAwait(false))
+        {
+            cachedCommit = CachedCommit(repoFolder, revision);
+            cachedPath = cachedCommit is null ? null : Path.Combine(repoFolder, "snapshots", cachedCommit, file);
+            if (cachedPath is not null && File.Exists(cachedPath)) return (cachedPath, Path.GetDirectoryName(cachedPath));
+
+            var retry = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<TransientDownloadException>(),
+                MaxRetryAttempts = Math.Max(options.Retries, 1), BackoffType = DelayBackoffType.Exponential, UseJitter = true, Delay = options.RetryDelay,
+            }).Build();
+            try
+            {
+                return await retry.ExecuteAsync(async token =>
+                    await DownloadAttemptAsync(repo, file, revision, repoFolder, cachedCommit, partial, progress, token).ConfigureAwait(false),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (TransientDownloadException e)
+            {
+                throw new ModelFormatException($"{repo}: downloading {file} from {options.Endpoint} failed {options.Retries + 1} times ({e.Message}); the partial file is kept and the next run resumes it.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// One try: resume <paramref name="partial"/> with a Range request when it has bytes, stream the rest with a
+    /// stall timeout, check the length and (for LFS files, whose X-Linked-Etag is the sha256) the hash, then move
+    /// the file into its snapshot. Transient failures throw <see cref="TransientDownloadException"/>.
+    /// </summary>
+    async Task<(string? Path, string? Snapshot)> DownloadAttemptAsync(string repo, string file, string revision, string repoFolder, string? cachedCommit,
+        string partial, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
+    {
         var url = $"{options.Endpoint}/{repo}/resolve/{Uri.EscapeDataString(revision)}/{file}";
+        long have = File.Exists(partial) ? new FileInfo(partial).Length : 0;
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         if (options.Token is { } token) request.Headers.Authorization = new("Bearer", token);
+        if (have > 0) request.Headers.Range = new RangeHeaderValue(have, null);
         HttpResponseMessage response;
         try
         {
             response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (HttpRequestException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostNotFound or SocketError.TryAgain })
         {
             throw new ModelFormatException($"Could not reach the Hugging Face Hub at {options.Endpoint} for {repo} ({e.Message}), and {file} is not in the cache; pass a local model folder with --model PATH.");
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            throw new TransientDownloadException(e.Message, e);
         }
         using (response)
         {
             var commit = response.Headers.TryGetValues("X-Repo-Commit", out var values) ? values.First() : null;
             if (commit is null || !CommitPattern().IsMatch(commit)) commit = cachedCommit ?? (CommitPattern().IsMatch(revision) ? revision : null);
+            int status = (int)response.StatusCode;
             if (response.StatusCode == HttpStatusCode.NotFound)
             {
                 if (commit is not null) return (null, Path.Combine(repoFolder, "snapshots", commit));
@@ -123,40 +170,68 @@ public sealed partial class HubClient(HubOptions options, HttpClient? http = nul
                 return (null, null);
             }
             if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
-                throw new ModelFormatException($"{repo}: the Hub refused access ({(int)response.StatusCode}); set HF_TOKEN for private or gated repos.");
+                throw new ModelFormatException($"{repo}: the Hub refused access ({status}); set HF_TOKEN for private or gated repos.");
+            if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+            {
+                File.Delete(partial);   // the partial file is no prefix of this file: start over
+                throw new TransientDownloadException($"HTTP {status} for bytes {have}-");
+            }
+            if (status >= 500 || status is 408 or 429) throw new TransientDownloadException($"HTTP {status}");
             if (!response.IsSuccessStatusCode)
-                throw new ModelFormatException($"{repo}: downloading {file} failed with HTTP {(int)response.StatusCode} from {options.Endpoint}.");
+                throw new ModelFormatException($"{repo}: downloading {file} failed with HTTP {status} from {options.Endpoint}.");
             commit ??= "0000000000000000000000000000000000000000";
+
+            bool resumed = response.StatusCode == HttpStatusCode.PartialContent && response.Content.Headers.ContentRange?.From == have;
+            if (!resumed) have = 0;
+            long? total = response.Content.Headers.ContentLength is { } length ? have + length : null;
+            long received = have;
+            var buffer = new byte[1 << 16];
+            try
+            {
+                await using var source = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+                await using var destination = new FileStream(partial, resumed ? FileMode.Append : FileMode.Create, FileAccess.Write);
+                while (true)
+                {
+                    // A read that brings nothing for StallTimeout is a stalled connection: drop it and resume.
+                    using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    stall.CancelAfter(options.StallTimeout);
+                    int read;
+                    try { read = await source.ReadAsync(buffer, stall.Token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        throw new TransientDownloadException($"no data for {options.StallTimeout.TotalSeconds:0.#} s after {received} bytes");
+                    }
+                    if (read == 0) break;
+                    await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    received += read;
+                    progress?.Report(new DownloadProgress(repo, file, received, total, false));
+                }
+            }
+            catch (IOException e)
+            {
+                throw new TransientDownloadException($"connection lost after {received} bytes ({e.Message})", e);
+            }
+            if (total is { } expected && received != expected)
+                throw new TransientDownloadException($"ended after {received} of {expected} bytes");
+
+            // LFS files: X-Linked-Etag is the sha256 of the content (huggingface_hub checks it too).
+            var etag = (response.Headers.TryGetValues("X-Linked-Etag", out var etags) ? etags.First() : null)?.Trim('"');
+            if (etag is { Length: 64 } && etag.All(Uri.IsHexDigit))
+            {
+                string actual;
+                await using (var check = File.OpenRead(partial)) actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(check, cancellationToken).ConfigureAwait(false));
+                if (!string.Equals(actual, etag, StringComparison.OrdinalIgnoreCase))
+                {
+                    File.Delete(partial);
+                    throw new ModelFormatException($"{repo}: {file} downloaded with sha256 {actual[..12]}… but the Hub says {etag[..12]}…; the file was discarded, try again.");
+                }
+            }
+            progress?.Report(new DownloadProgress(repo, file, received, total, true));
 
             var snapshot = Path.Combine(repoFolder, "snapshots", commit);
             Directory.CreateDirectory(snapshot);
             var target = Path.Combine(snapshot, file);
-            var temp = target + $".{Guid.NewGuid():N}.incomplete";
-            long? total = response.Content.Headers.ContentLength;
-            try
-            {
-                await using (var source = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false))
-                await using (var destination = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-                {
-                    var buffer = new byte[1 << 16];
-                    long received = 0;
-                    int read;
-                    while ((read = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                    {
-                        await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                        received += read;
-                        progress?.Report(new DownloadProgress(repo, file, received, total, false));
-                    }
-                    if (total is { } expected && received != expected)
-                        throw new ModelFormatException($"{repo}: download of {file} ended after {received} of {expected} bytes.");
-                    progress?.Report(new DownloadProgress(repo, file, received, total, true));
-                }
-                File.Move(temp, target, overwrite: true);
-            }
-            finally
-            {
-                if (File.Exists(temp)) File.Delete(temp);
-            }
+            File.Move(partial, target, overwrite: true);
             Directory.CreateDirectory(Path.Combine(repoFolder, "refs"));
             if (!CommitPattern().IsMatch(revision)) AtomicFile.WriteAllText(Path.Combine(repoFolder, "refs", revision), commit);
             return (target, snapshot);

@@ -7,6 +7,13 @@ namespace Blockbuster.Model.Hub;
 /// <param name="CacheDir"><c>HF_HUB_CACHE</c>, else <c>$HF_HOME/hub</c>, else <c>~/.cache/huggingface/hub</c></param>
 public sealed record HubOptions(string Endpoint, string? Token, bool Offline, string CacheDir)
 {
+    /// <summary>Transient failures (5xx, 408, 429, resets, truncation, stalls) retried this many times, resuming the partial file.</summary>
+    public int Retries { get; init; } = 5;
+    /// <summary>The first retry's delay; each next one doubles, with jitter.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>A download that receives nothing for this long is dropped and resumed.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     public const string DefaultEndpoint = "https://huggingface.co";
 
     public static HubOptions FromEnvironment()
