@@ -55,21 +55,25 @@ public static class EvalCommand
     {
         var options = ToOptions(parse);
         var report = await Evaluator.RunAsync(options, new HubClient(HubOptions.FromEnvironment()), null, cancellationToken).ConfigureAwait(false);
-        if (parse.GetValue(Json)) Console.WriteLine(JsonSerializer.Serialize(ToJson(report), JsonOutput.Options));
+        if (parse.GetValue(Json)) Console.WriteLine(ToJson(report).ToJsonString(JsonOutput.Options));
         else Render(report);
         return CliApp.Success;
     });
 
-    public static Dictionary<string, object?> ToJson(EvalReport r) => new()
+    /// <summary>The report as one JSON object: the metrics as <see cref="ClassificationMetrics"/> serialises them, plus the run's facts.</summary>
+    public static System.Text.Json.Nodes.JsonObject ToJson(EvalReport r)
     {
-        ["model"] = r.ModelFolder, ["model_kind"] = r.ModelKind, ["data"] = r.Source,
-        ["accuracy"] = r.Metrics.Accuracy, ["precision"] = r.Metrics.Precision, ["recall"] = r.Metrics.Recall, ["f1"] = r.Metrics.F1,
-        ["roc_auc"] = r.Metrics.RocAuc, ["log_loss"] = r.Metrics.LogLoss, ["confusion_matrix"] = r.Metrics.ConfusionMatrix,
-        ["support"] = r.Metrics.Support, ["labels"] = r.Labels, ["count"] = r.Metrics.Count,
-        ["reviews_per_second"] = Math.Round(r.ReviewsPerSecond, 1), ["load_seconds"] = Math.Round(r.LoadTime.TotalSeconds, 3),
-        ["score_seconds"] = Math.Round(r.ScoreTime.TotalSeconds, 3), ["precision_mode"] = r.Precision,
-        ["confusion_matrix_png"] = r.ConfusionMatrixPng, ["predictions"] = r.PredictionsPath,
-    };
+        var json = new System.Text.Json.Nodes.JsonObject { ["model"] = r.ModelFolder, ["model_kind"] = r.ModelKind, ["data"] = r.Source };
+        foreach (var (key, value) in r.Metrics.ToJsonObject()) json[key] = value?.DeepClone();
+        json["labels"] = new System.Text.Json.Nodes.JsonArray([.. r.Labels.Select(l => (System.Text.Json.Nodes.JsonNode)l)]);
+        json["reviews_per_second"] = Math.Round(r.ReviewsPerSecond, 1);
+        json["load_seconds"] = Math.Round(r.LoadTime.TotalSeconds, 3);
+        json["score_seconds"] = Math.Round(r.ScoreTime.TotalSeconds, 3);
+        json["precision_mode"] = r.Precision;
+        json["confusion_matrix_png"] = r.ConfusionMatrixPng;
+        json["predictions"] = r.PredictionsPath;
+        return json;
+    }
 
     static void Render(EvalReport r)
     {

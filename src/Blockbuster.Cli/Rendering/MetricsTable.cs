@@ -8,7 +8,7 @@ public static class MetricsTable
 {
     public static void Write(IAnsiConsole console, ClassificationMetrics m, string title, IReadOnlyList<string>? labels = null)
     {
-        labels ??= ["negative", "positive"];
+        labels ??= Training.Data.SentimentLabel.Names;
         var table = new Table().Title(title).AddColumn("metric").AddColumn(new TableColumn("value").RightAligned());
         table.AddRow("accuracy", $"{m.Accuracy:P2}");
         table.AddRow("precision", $"{m.Precision:P2}");

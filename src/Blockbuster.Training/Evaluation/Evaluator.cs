@@ -40,8 +40,8 @@ public static class Evaluator
         var loaded = await ModelFolder.ForInferenceAsync(hub, folder, null, cancellationToken, o.Quantize).ConfigureAwait(false);
         using var model = loaded.Model;
         var (reviews, source) = await reading.ConfigureAwait(false);
-        if (!(model.Config.NumLabels == 2 && model.Config.Labels.Contains("positive")))
-            throw new ModelFormatException($"{folder}: eval needs a two-label sentiment model with a 'positive' label; this one has {string.Join(", ", model.Config.Labels)}.");
+        if (!(model.Config.NumLabels == 2 && model.Config.Labels.Contains(SentimentLabel.Positive)))
+            throw new ModelFormatException($"{folder}: eval needs a two-label sentiment model with a '{SentimentLabel.Positive}' label; this one has {string.Join(", ", model.Config.Labels)}.");
         model.to(device);
         var precision = PrecisionPolicy.Resolve(ModelSettings.Precision(folder, o.Precision), device);
         var (tokenizer, maxLength) = early ?? (BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath),
@@ -57,7 +57,7 @@ public static class Evaluator
         scoring.Stop();
 
         // Positive class = 'positive' whatever its id; labels in the data are 1 = positive.
-        int positive = model.Config.Labels.ToList().IndexOf("positive");
+        int positive = SentimentLabel.PositiveIndex(model.Config.Labels);
         var positiveProbability = probabilities.Select(p => (double)p[positive]).ToArray();
         var metrics = ClassificationMetrics.Compute(reviews.Labels, positiveProbability);
 
@@ -117,7 +117,7 @@ public static class Evaluator
                 bool predictedPositive = positiveProbability[i] >= 0.5;
                 csv.WriteField(reviews.Texts[i]);
                 csv.WriteField(SentimentLabel.Names[reviews.Labels[i]]);
-                csv.WriteField(predictedPositive ? "positive" : "negative");
+                csv.WriteField(SentimentLabel.Names[predictedPositive ? 1 : 0]);
                 csv.WriteField((predictedPositive ? positiveProbability[i] : 1 - positiveProbability[i]).ToString("F6", CultureInfo.InvariantCulture));
                 csv.NextRecord();
             }

@@ -117,12 +117,13 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
         helper.GetAwaiter().GetResult();   // the helper's failure, as thrown
     }
 
-    /// <summary>Scores labelled encodings; positive class = label 1.</summary>
+    /// <summary>Scores labelled encodings (1 = positive); the model's positive class is found by name in its id2label.</summary>
     public (ClassificationMetrics Metrics, float[][] Probabilities) Evaluate(IReadOnlyList<Encoding> encodings, IReadOnlyList<int> labels,
                                                                            IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         var probabilities = Probabilities(encodings, progress, cancellationToken);
-        var metrics = ClassificationMetrics.Compute(labels, probabilities.Select(p => (double)p[1]).ToArray());
+        int positive = SentimentLabel.PositiveIndex(Labels);
+        var metrics = ClassificationMetrics.Compute(labels, probabilities.Select(p => (double)p[positive]).ToArray());
         return (metrics, probabilities);
     }
 }
