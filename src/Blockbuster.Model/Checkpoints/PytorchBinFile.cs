@@ -24,8 +24,10 @@ public static class PytorchBinFile
         {
             throw new ModelFormatException($"{path}: refused to load: the pickle asks for something other than tensors ({FirstLine(e.Message)}). Convert it to safetensors.");
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException or InvalidOperationException or ArgumentException)
+        catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
         {
+            // The unpickler and the zip reader fail in many ways on a damaged file (fuzzing found an
+            // IndexOutOfRangeException in load_dict): any of them is a file we cannot read, not a crash.
             throw new ModelFormatException($"{path}: not a readable PyTorch state dict ({FirstLine(e.Message)}).");
         }
 

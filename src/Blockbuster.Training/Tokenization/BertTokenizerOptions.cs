@@ -28,6 +28,7 @@ public sealed record BertTokenizerOptions
         using (doc)
         {
             var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new FormatException($"{tokenizerConfigPath}: not a JSON object.");
             bool? Bool(string name) => root.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
             // Hugging Face writes a huge sentinel (1e30) for "no limit"; keep 512 then.
             int? Int(string name) => root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) && i > 0 ? i : null;

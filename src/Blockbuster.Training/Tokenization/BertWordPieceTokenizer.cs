@@ -1,3 +1,4 @@
+using Blockbuster.Model;
 using Microsoft.ML.Tokenizers;
 
 namespace Blockbuster.Training.Tokenization;
@@ -46,28 +47,45 @@ public sealed class BertWordPieceTokenizer
             .Where(vocab.ContainsKey).Select(t => (t, vocab[t])).ToArray();
     }
 
+    static string Shorten(string s) => s.Length <= 20 ? s : s[..20] + "…";
+
     public static BertWordPieceTokenizer Load(string vocabPath, string? tokenizerConfigPath = null)
     {
         if (!File.Exists(vocabPath)) throw new FileNotFoundException($"{vocabPath}: vocabulary file not found.");
         var options = BertTokenizerOptions.Load(tokenizerConfigPath);
+        var name = Path.GetFileName(vocabPath);
         var vocab = new Dictionary<string, int>();
-        int index = 0;
-        foreach (var line in File.ReadLines(vocabPath))
+        var seen = new Dictionary<string, int>();   // as Microsoft's reader keys them (trimmed): it fails on a repeat
+        var lines = Data.TextEncoding.Decode(File.ReadAllBytes(vocabPath), Data.TextEncoding.Utf8, vocabPath).Split('\n');
+        int count = lines.Length > 0 && lines[^1].Length == 0 ? lines.Length - 1 : lines.Length;
+        for (int index = 0; index < count; index++)
         {
-            // HF reads vocab.txt one token per line, trailing whitespace stripped; the first occurrence wins.
-            vocab.TryAdd(line.TrimEnd(), index);
-            index++;
+            // HF reads vocab.txt one token per line, trailing whitespace stripped.
+            var token = lines[index].TrimEnd();
+            if (!seen.TryAdd(lines[index].Trim(), index))
+                throw new ModelFormatException($"{name}: line {index + 1} repeats the token '{Shorten(token)}' of line {seen[lines[index].Trim()] + 1}; a WordPiece vocabulary lists each token once.");
+            vocab.TryAdd(token, index);
         }
-        if (vocab.Count == 0) throw new FormatException($"{vocabPath}: empty vocabulary.");
+        if (vocab.Count == 0) throw new ModelFormatException($"{name}: empty vocabulary.");
+        foreach (var special in new[] { "[CLS]", "[SEP]", "[PAD]", "[UNK]" })
+            if (!vocab.ContainsKey(special)) throw new ModelFormatException($"{name}: no {special} token; this is not a BERT WordPiece vocabulary.");
 
-        var wordPiece = WordPieceTokenizer.Create(vocabPath, new WordPieceOptions
+        WordPieceTokenizer wordPiece;
+        try
         {
-            Normalizer = new BertNormalizer(options),
-            PreTokenizer = BertPreTokenizer.Instance,
-            UnknownToken = "[UNK]",
-            ContinuingSubwordPrefix = "##",
-            MaxInputCharsPerWord = options.MaxInputCharsPerWord,
-        });
+            wordPiece = WordPieceTokenizer.Create(vocabPath, new WordPieceOptions
+            {
+                Normalizer = new BertNormalizer(options),
+                PreTokenizer = BertPreTokenizer.Instance,
+                UnknownToken = "[UNK]",
+                ContinuingSubwordPrefix = "##",
+                MaxInputCharsPerWord = options.MaxInputCharsPerWord,
+            });
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException)
+        {
+            throw new ModelFormatException($"{name}: not a usable WordPiece vocabulary ({e.Message.Split('\n')[0]}).");
+        }
         return new BertWordPieceTokenizer(wordPiece, vocab, options);
     }
 
