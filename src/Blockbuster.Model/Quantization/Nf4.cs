@@ -39,16 +39,24 @@ public static class Nf4
         return (packed.MoveToOuterDisposeScope(), absmax.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// (code[high nibble], code[low nibble]) for every byte value: one gather turns packed bytes into weights,
+    /// without unpacking nibbles into index tensors first.
+    /// </summary>
+    static readonly float[] PairTable = Enumerable.Range(0, 256).SelectMany(b => new[] { Code[b >> 4], Code[b & 15] }).ToArray();
+
     /// <summary>w (n) fp32 from packed indices and per-block absmax (already recovered from double quantisation).</summary>
     public static Tensor Dequantize(Tensor packed, Tensor absmax, long count, int blockSize = BlockSize)
     {
         using var scope = NewDisposeScope();
-        var indices = Unpack(packed, count);
-        var code = tensor(Code, device: packed.device);
-        var values = code.index_select(0, indices.to(ScalarType.Int64));
+        var pairs = tensor(PairTable, device: packed.device).view(256, 2);
+        var values = pairs.index_select(0, packed.reshape(-1).to(ScalarType.Int64)).view(-1);        // (2·⌈n/2⌉) fp32
         long blocks = absmax.numel();
-        var perElement = absmax.to(ScalarType.Float32).repeat_interleave(blockSize)[..(int)count];
-        return (values * perElement).MoveToOuterDisposeScope();
+        long padded = blocks * blockSize;
+        // Per block: values × absmax, in fp32 (bitsandbytes' order), as a (blocks, 64) view instead of a repeated absmax.
+        var full = values.numel() >= padded ? values[..(int)padded] : nn.functional.pad(values, [0, padded - values.numel()]);
+        var weights = full.view(blocks, blockSize).mul_(absmax.to(ScalarType.Float32).unsqueeze(1)).view(-1);
+        return (count == padded ? weights : weights[..(int)count]).MoveToOuterDisposeScope();
     }
 
     /// <summary>
