@@ -24,7 +24,7 @@ public static class CliErrors
         }
         catch (Exception e) when (IsUserFacing(e))
         {
-            Console.Error.WriteLine($"blockbuster {command}: {OneLine(e.Message)}");
+            Console.Error.WriteLine($"blockbuster {command}: {OneLine(Flags(e.Message))}");
             return CliApp.Failure;
         }
     }
@@ -43,7 +43,7 @@ public static class CliErrors
         _ => "--" + option.Replace('_', '-'),
     };
 
-    /// <summary>Other options a problem names, written `like_this`, become flags too.</summary>
+    /// <summary>The libraries name options as the records do, in backquotes (`from_scratch`); here they become flags.</summary>
     static string Flags(string problem) => System.Text.RegularExpressions.Regex.Replace(problem, "`([a-z0-9_]+)`", m => Flag(m.Groups[1].Value));
 
     static string OneLine(string message) => string.Join(' ', message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

@@ -63,7 +63,7 @@ public static class ModelFolder
             LoadReport? report = null;
             if (!fromScratch)
             {
-                var weights = FindWeights(folder) ?? throw new ModelFormatException($"{folder}: no {Safetensors} or {PytorchBin}; pass --from-scratch to train from random weights.");
+                var weights = FindWeights(folder) ?? throw new ModelFormatException($"{folder}: no {Safetensors} or {PytorchBin}; pass `from_scratch` to train from random weights.");
                 if (Nf4Checkpoint.IsQuantizedFolder(folder))
                 {
                     // A 4-bit base (a base-nf4 folder): its layers come back exactly as they were quantised.

@@ -46,9 +46,9 @@ public static class TorchRuntime
                 return Backend == "cuda" && cuda.is_available() ? CUDA : CPU;
             case "cuda":
                 if (Backend != "cuda")
-                    throw new TorchUnavailableException("--device cuda needs a CUDA build of Blockbuster: this one was built with the CPU-only LibTorch (rebuild with -p:TorchBackend=cuda).");
+                    throw new TorchUnavailableException("`device` cuda needs a CUDA build of Blockbuster: this one was built with the CPU-only LibTorch (rebuild with -p:TorchBackend=cuda).");
                 if (!cuda.is_available())
-                    throw new TorchUnavailableException("--device cuda was requested but no CUDA device is available to LibTorch on this machine.");
+                    throw new TorchUnavailableException("`device` cuda was requested but no CUDA device is available to LibTorch on this machine.");
                 return CUDA;
             default:
                 throw new UsageException("device", $"must be auto, cpu or cuda, got '{device}'.");

@@ -87,4 +87,18 @@ public class CliParseTests
         finally { Console.SetError(original); }
         Assert.Equal(expected, error.ToString().Trim());
     }
+
+    [Fact]
+    public async Task Library_hints_name_options_as_cli_flags()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("out"));
+        File.WriteAllText(Path.Combine(dir.File("out"), "keep.txt"), "mine");
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try { Assert.Equal(CliApp.Failure, await CliApp.RunAsync(["train", "--data", "d.csv", "--output", dir.File("out")])); }
+        finally { Console.SetError(original); }
+        Assert.Equal($"blockbuster train: output folder {dir.File("out")} already exists; pass --overwrite to replace it or --resume to continue it.", error.ToString().Trim());
+    }
 }

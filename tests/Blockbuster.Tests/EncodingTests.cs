@@ -18,7 +18,7 @@ public class EncodingTests
         var e = Assert.Throws<DataFormatException>(() => ReviewCsv.Read(dir.File("reviews.csv")));
         int offset = Array.IndexOf(Latin1Csv, (byte)0xE9);
         Assert.Equal($"reviews.csv: invalid UTF-8 at row 3 (line 4, byte offset {offset}: 0xE9); convert the file with " +
-                     "'iconv -f latin1 -t utf-8 reviews.csv > reviews-utf8.csv' or pass --encoding latin1.", e.Message);
+                     "'iconv -f latin1 -t utf-8 reviews.csv > reviews-utf8.csv' or pass `encoding` latin1.", e.Message);
         Assert.Throws<DataFormatException>(() => ReviewCsv.ReadTexts(dir.File("reviews.csv")));
     }
 

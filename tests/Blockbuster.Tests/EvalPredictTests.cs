@@ -75,11 +75,11 @@ public class EvalPredictTests(TrainedTinyModel trained) : IClassFixture<TrainedT
         File.WriteAllText(Path.Combine(copy, "split.json"), (split with { DataPath = changed }).ToJson());
         var e = await Assert.ThrowsAsync<DataFormatException>(() => Evaluator.RunAsync(new EvalOptions(copy), trained.Hub));
         Assert.Contains("changed since training", e.Message);
-        Assert.Contains("--data", e.Message);
+        Assert.Contains("`data`", e.Message);
 
         File.WriteAllText(Path.Combine(copy, "split.json"), (split with { DataPath = trained.Dir.File("gone.csv") }).ToJson());
         e = await Assert.ThrowsAsync<DataFormatException>(() => Evaluator.RunAsync(new EvalOptions(copy), trained.Hub));
-        Assert.Contains("missing; pass --data PATH", e.Message);
+        Assert.Contains("missing; pass `data` PATH", e.Message);
     }
 
     [Fact]

@@ -164,7 +164,7 @@ public class HubClientTests
         var client = new HubClient(new HubOptions("http://127.0.0.1:9", null, Offline: true, dir.File("cache")));
         var e = await Assert.ThrowsAsync<ModelFormatException>(() => ModelFolder.ResolveBaseAsync(client, "prajjwal1/bert-tiny", false, null));
         Assert.Contains("not in the Hugging Face cache", e.Message);
-        Assert.Contains("--model PATH", e.Message);
+        Assert.Contains("`model` PATH", e.Message);
     }
 
     [Fact]
@@ -175,7 +175,7 @@ public class HubClientTests
         var client = new HubClient(new HubOptions("http://127.0.0.1:9", null, Offline: false, dir.File("cache")));
         var e = await Assert.ThrowsAsync<ModelFormatException>(() => ModelFolder.ResolveBaseAsync(client, "prajjwal1/bert-tiny", false, null));
         Assert.StartsWith("Could not reach the Hugging Face Hub at http://127.0.0.1:9", e.Message);
-        Assert.Contains("pass a local model folder with --model PATH", e.Message);
+        Assert.Contains("pass a local model folder with `model` PATH", e.Message);
     }
 
     [Fact]

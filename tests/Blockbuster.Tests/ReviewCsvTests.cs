@@ -27,7 +27,7 @@ public class ReviewCsvTests
     {
         using var dir = new TempDir();
         var e = Assert.Throws<DataFormatException>(() => ReviewCsv.Read(Write(dir, "text,label\nx,positive\n")));
-        Assert.Equal("data.csv: no column 'review' (the header has: text, label); choose columns with --text-column / --label-column.", e.Message);
+        Assert.Equal("data.csv: no column 'review' (the header has: text, label); choose columns with `text_column` / `label_column`.", e.Message);
         var set = ReviewCsv.Read(Write(dir, "text,label\nx,positive\ny,negative\n"), new ReviewCsvOptions("text", "label"));
         Assert.Equal(2, set.Count);
     }

@@ -127,7 +127,7 @@ public class TrainerTests
         Directory.CreateDirectory(o.Output);
         File.WriteAllText(Path.Combine(o.Output, "keep.txt"), "mine");
         var e = await Assert.ThrowsAsync<IOException>(() => Trainer.RunAsync(o, OfflineHub(dir)));
-        Assert.Contains("already exists; pass --overwrite", e.Message);
+        Assert.Contains("already exists; pass `overwrite`", e.Message);
         Assert.Equal(["keep.txt"], Directory.GetFiles(o.Output).Select(Path.GetFileName));
     }
 
@@ -138,7 +138,7 @@ public class TrainerTests
         var o = Options(dir, "out");
         File.WriteAllText(o.Data, "review,sentiment\n\"fine film\",positive\n\"\",negative\n\"ok\",meh\n");
         var e = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(o, OfflineHub(dir)));
-        Assert.Equal("reviews.csv: 2 invalid rows: row 3 has an empty review; row 4 has unknown label 'meh' (labels must be positive/negative, pos/neg or 1/0; pass --skip-invalid-rows to skip them).", e.Message);
+        Assert.Equal("reviews.csv: 2 invalid rows: row 3 has an empty review; row 4 has unknown label 'meh' (labels must be positive/negative, pos/neg or 1/0; pass `skip_invalid_rows` to skip them).", e.Message);
         Assert.False(Directory.Exists(o.Output));
     }
 }

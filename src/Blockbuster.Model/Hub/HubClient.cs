@@ -100,7 +100,7 @@ public sealed partial class HubClient(HubOptions options, HttpClient? http = nul
         if (options.Offline)
         {
             if (cachedCommit is null)
-                throw new ModelFormatException($"{repo} is not in the Hugging Face cache ({repoFolder}) and HF_HUB_OFFLINE is set; pass a local model folder with --model PATH.");
+                throw new ModelFormatException($"{repo} is not in the Hugging Face cache ({repoFolder}) and HF_HUB_OFFLINE is set; pass a local model folder with `model` PATH.");
             return (null, Path.Combine(repoFolder, "snapshots", cachedCommit));
         }
 
@@ -151,7 +151,7 @@ public sealed partial class HubClient(HubOptions options, HttpClient? http = nul
         }
         catch (HttpRequestException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostNotFound or SocketError.TryAgain })
         {
-            throw new ModelFormatException($"Could not reach the Hugging Face Hub at {options.Endpoint} for {repo} ({e.Message}), and {file} is not in the cache; pass a local model folder with --model PATH.");
+            throw new ModelFormatException($"Could not reach the Hugging Face Hub at {options.Endpoint} for {repo} ({e.Message}), and {file} is not in the cache; pass a local model folder with `model` PATH.");
         }
         catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {

@@ -48,7 +48,7 @@ public static class ReviewCsv
         if (invalid > 0 && !options.SkipInvalidRows)
         {
             var more = invalid > problems.Count ? $" and {invalid - problems.Count} more" : "";
-            throw new DataFormatException($"{name}: {invalid} invalid row{(invalid == 1 ? "" : "s")}: {string.Join("; ", problems)}{more} (labels must be positive/negative, pos/neg or 1/0; pass --skip-invalid-rows to skip them).");
+            throw new DataFormatException($"{name}: {invalid} invalid row{(invalid == 1 ? "" : "s")}: {string.Join("; ", problems)}{more} (labels must be positive/negative, pos/neg or 1/0; pass `skip_invalid_rows` to skip them).");
         }
         if (texts.Count == 0) throw new DataFormatException($"{name}: no labelled reviews.");
         return new ReviewSet(path, digest, texts, labels.ToArray(), rows.ToArray(), invalid);
@@ -101,7 +101,7 @@ public static class ReviewCsv
             {
                 int index = Array.FindIndex(header, h => string.Equals(h.Trim(), column, StringComparison.OrdinalIgnoreCase));
                 return index >= 0 ? index : throw new DataFormatException(
-                    $"{name}: no column '{column}' (the header has: {string.Join(", ", header)}); choose {(columns.Length > 1 ? "columns with --text-column / --label-column" : "it with --text-column")}.");
+                    $"{name}: no column '{column}' (the header has: {string.Join(", ", header)}); choose {(columns.Length > 1 ? "columns with `text_column` / `label_column`" : "it with `text_column`")}.");
             }).ToArray();
             readRows(csv, indices);
             reader.ReadToEnd();   // CsvHelper stops at the last record; the hash needs every byte

@@ -61,6 +61,6 @@ public static class TextEncoding
             : csv ? $"row {row} (line {line}, byte offset {offset}: 0x{bytes[offset]:X2})"
             : $"line {line} (byte offset {offset}: 0x{bytes[offset]:X2})";
         return new DataFormatException(
-            $"{name}: invalid UTF-8 at {where}; convert the file with 'iconv -f latin1 -t utf-8 {name} > {Path.GetFileNameWithoutExtension(name)}-utf8{Path.GetExtension(name)}' or pass --encoding latin1.");
+            $"{name}: invalid UTF-8 at {where}; convert the file with 'iconv -f latin1 -t utf-8 {name} > {Path.GetFileNameWithoutExtension(name)}-utf8{Path.GetExtension(name)}' or pass `encoding` latin1.");
     }
 }

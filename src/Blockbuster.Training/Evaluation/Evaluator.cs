@@ -84,7 +84,7 @@ public static class Evaluator
     {
         var splitPath = Path.Combine(folder, SplitRecord.FileName);
         if (!File.Exists(splitPath))
-            throw new DataFormatException($"{folder} has no {SplitRecord.FileName} (it was not written by 'blockbuster train'); pass --data PATH to score a labelled CSV.");
+            throw new DataFormatException($"{folder} has no {SplitRecord.FileName} (it was not written by 'blockbuster train'); pass `data` PATH to score a labelled CSV.");
         var split = SplitRecord.Load(splitPath);
         DataPreparation.CheckDataExists(split);
         return Task.Run(() =>

@@ -25,8 +25,8 @@ public sealed class MlmBlocks
         int body = maxLength - 2;
         long total = pieces.Sum(p => (long)p.Length + 1);
         long blocks = total / body;
-        if (blocks == 0) throw new Data.DataFormatException($"the texts hold {total:N0} word pieces, fewer than one block of {body}; lower --max-length or add text.");
-        if (blocks * maxLength > int.MaxValue) throw new Data.DataFormatException($"{blocks:N0} blocks of {maxLength} tokens are more than this reader holds; use --limit.");
+        if (blocks == 0) throw new Data.DataFormatException($"the texts hold {total:N0} word pieces, fewer than one block of {body}; lower `max_length` or add text.");
+        if (blocks * maxLength > int.MaxValue) throw new Data.DataFormatException($"{blocks:N0} blocks of {maxLength} tokens are more than this reader holds; use `limit`.");
         var result = new int[blocks * maxLength];
         long written = 0;   // word pieces placed so far
         foreach (var p in pieces)

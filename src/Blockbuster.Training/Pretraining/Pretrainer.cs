@@ -59,7 +59,7 @@ public static class Pretrainer
         LoadReport? report = null;
         if (!o.FromScratch)
         {
-            var weights = ModelFolder.FindWeights(baseFolder) ?? throw new ModelFormatException($"{baseFolder}: no {ModelFolder.Safetensors} or {ModelFolder.PytorchBin}; pass --from-scratch to start from random weights.");
+            var weights = ModelFolder.FindWeights(baseFolder) ?? throw new ModelFormatException($"{baseFolder}: no {ModelFolder.Safetensors} or {ModelFolder.PytorchBin}; pass `from_scratch` to start from random weights.");
             var tensors = StateDictFile.Read(weights);
             try { report = CheckpointLoader.Load(model, tensors, weights); }
             finally { foreach (var t in tensors.Values) t.Dispose(); }

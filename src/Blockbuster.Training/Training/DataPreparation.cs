@@ -28,7 +28,7 @@ public static class DataPreparation
     {
         var path = dataOverride ?? split.DataPath;
         if (!File.Exists(path))
-            throw new DataFormatException($"{path}: the data file recorded in split.json is missing; pass --data PATH to score a CSV.");
+            throw new DataFormatException($"{path}: the data file recorded in split.json is missing; pass `data` PATH to score a CSV.");
     }
 
     /// <summary>Re-reads the reviews a saved split names, checking the file is the one training used.</summary>
@@ -38,7 +38,7 @@ public static class DataPreparation
         var path = dataOverride ?? split.DataPath;
         var all = ReviewCsv.Read(path, new ReviewCsvOptions(split.TextColumn, split.LabelColumn, split.SkipInvalidRows, split.Encoding));
         if (!string.Equals(all.Sha256, split.DataSha256, StringComparison.OrdinalIgnoreCase))
-            throw new DataFormatException($"{path}: the file changed since training (sha256 {all.Sha256[..12]}… ≠ recorded {split.DataSha256[..Math.Min(12, split.DataSha256.Length)]}…); pass --data PATH to score it as a new CSV.");
+            throw new DataFormatException($"{path}: the file changed since training (sha256 {all.Sha256[..12]}… ≠ recorded {split.DataSha256[..Math.Min(12, split.DataSha256.Length)]}…); pass `data` PATH to score it as a new CSV.");
         var byRow = new Dictionary<int, int>();
         for (int i = 0; i < all.Count; i++) byRow[all.Rows[i]] = i;
         ReviewSet Side(int[] rows)

@@ -41,7 +41,7 @@ public static class OutputFolder
     /// <summary>Refuses to start when the output exists and would be replaced without --overwrite.</summary>
     public static void CheckWritable(string output, bool overwrite, bool resume)
     {
-        if (File.Exists(output)) throw new IOException($"--output {output} is a file, not a folder.");
+        if (File.Exists(output)) throw new IOException($"`output` {output} is a file, not a folder.");
         bool hasContent = Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any();
         if (resume)
         {
@@ -50,7 +50,7 @@ public static class OutputFolder
         }
         else if (hasContent && !overwrite)
         {
-            throw new IOException($"output folder {output} already exists; pass --overwrite to replace it or --resume to continue it.");
+            throw new IOException($"output folder {output} already exists; pass `overwrite` to replace it or `resume` to continue it.");
         }
     }
 
