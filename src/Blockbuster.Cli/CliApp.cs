@@ -19,6 +19,7 @@ public static class CliApp
             EvalCommand.Create(),
             PredictCommand.Create(),
             PretrainCommand.Create(),
+            DistillCommand.Create(),
         };
         return root;
     }

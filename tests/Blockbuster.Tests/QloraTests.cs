@@ -106,10 +106,10 @@ public class QloraTests
     [Fact]
     public void Nf4_with_full_finetune_or_from_scratch_is_a_usage_error_that_says_why()
     {
-        var o = new TrainingOptions { Quantize = "nf4", FullFinetune = true };
+        var o = new TrainingOptions { Data = "d.csv", Quantize = "nf4", FullFinetune = true };
         var e = Assert.Throws<UsageException>(o.Validate);
         Assert.Equal(("quantize", true), (e.Option, e.Problem.Contains("cannot be combined with `full_finetune`")));
-        o = new TrainingOptions { Quantize = "nf4", FromScratch = true };
+        o = new TrainingOptions { Data = "d.csv", Quantize = "nf4", FromScratch = true };
         Assert.Contains("`from_scratch`", Assert.Throws<UsageException>(o.Validate).Problem);
     }
 }

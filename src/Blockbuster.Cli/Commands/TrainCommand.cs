@@ -11,6 +11,8 @@ public static class TrainCommand
     static readonly TrainingOptions Defaults = new();
 
     internal static readonly Option<string?> Data = new("--data") { Description = "labelled CSV of reviews (header review,sentiment); required unless --resume" };
+    /// <summary>distill's --data: the teacher's split names the data; given, it must be that very file.</summary>
+    internal static readonly Option<string?> OptionalData = new("--data") { Description = "the teacher's labelled CSV (default: the one its split.json names; any other file is refused)" };
     internal static readonly Option<string> Model = new("--model") { Description = "base model: Hugging Face repo id or local folder", DefaultValueFactory = _ => Defaults.Model };
     internal static readonly Option<string> Output = new("--output", "-o") { Description = "folder to write the trained model to", DefaultValueFactory = _ => Defaults.Output };
     internal static readonly Option<bool> Overwrite = new("--overwrite") { Description = "replace an existing output folder" };
@@ -65,10 +67,7 @@ public static class TrainCommand
               blockbuster train --data imdb.csv --limit 2000 --epochs 1 --output ./quick-model --overwrite
               blockbuster train --output ./blockbuster-model --resume
             """);
-        foreach (var option in new Option[] { Data, Model, Output, Overwrite, Resume, TestSize, Seed, Limit, MaxLength, Lr, WeightDecay, WarmupRatio,
-                     Epochs, BatchSize, GradientAccumulation, MaxGradNorm, EvalBatchSize, LoraR, LoraAlpha, LoraDropout, LoraTargets,
-                     FullFinetune, FromScratch, SaveSteps, SaveMinutes, KeepBest, BestMetric, Truncation, Quantize, DoubleQuant, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows, Encoding })
-            command.Options.Add(option);
+        foreach (var option in SharedOptions) command.Options.Add(option);
         command.Validators.Add(result =>
         {
             if (result.GetValue(Data) is null && !result.GetValue(Resume)) result.AddError("Option '--data' is required (unless --resume continues a saved run).");
@@ -77,9 +76,20 @@ public static class TrainCommand
         return command;
     }
 
-    public static TrainingOptions ToOptions(ParseResult p) => new()
+    /// <summary>train's options, which distill takes too.</summary>
+    internal static Option[] SharedOptions =>
+    [
+        Data, Model, Output, Overwrite, Resume, TestSize, Seed, Limit, MaxLength, Lr, WeightDecay, WarmupRatio,
+        Epochs, BatchSize, GradientAccumulation, MaxGradNorm, EvalBatchSize, LoraR, LoraAlpha, LoraDropout, LoraTargets,
+        FullFinetune, FromScratch, SaveSteps, SaveMinutes, KeepBest, BestMetric, Truncation, Quantize, DoubleQuant, Precision, Device, Threads,
+        TextColumn, LabelColumn, SkipInvalidRows, Encoding,
+    ];
+
+    public static TrainingOptions ToOptions(ParseResult p) => ToOptions(p, Data);
+
+    internal static TrainingOptions ToOptions(ParseResult p, Option<string?> data) => new()
     {
-        Data = p.GetValue(Data) ?? "", Model = p.GetValue(Model)!, Output = p.GetValue(Output)!, Overwrite = p.GetValue(Overwrite),
+        Data = p.GetValue(data) ?? "", Model = p.GetValue(Model)!, Output = p.GetValue(Output)!, Overwrite = p.GetValue(Overwrite),
         Resume = p.GetValue(Resume), TestSize = p.GetValue(TestSize), Seed = p.GetValue(Seed), Limit = p.GetValue(Limit),
         MaxLength = p.GetValue(MaxLength), LearningRate = p.GetValue(Lr), WeightDecay = p.GetValue(WeightDecay),
         WarmupRatio = p.GetValue(WarmupRatio), Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize),

@@ -50,7 +50,7 @@ public sealed class TrainingView(string unit = "reviews") : IDisposable
                 Live(line, force: false);
                 break;
             case EvaluationProgress p:
-                Live($"evaluating epoch {p.Epoch + 1}: {p.Done:N0}/{p.Total:N0} reviews", force: false);
+                Live(p.Epoch < 0 ? $"scoring with the teacher: {p.Done:N0}/{p.Total:N0} texts" : $"evaluating epoch {p.Epoch + 1}: {p.Done:N0}/{p.Total:N0} reviews", force: false);
                 break;
             case MlmEvaluated m:
                 ClearLive();

@@ -31,12 +31,14 @@ public static class OutputFolder
     /// <param name="ExportedAdapter">the adapter to export alongside <paramref name="ExportedMerged"/></param>
     /// <param name="WritesAdapter">whether the folder gets a PEFT adapter (LoRA on a pretrained base)</param>
     /// <param name="ExtraCheckpointFiles">more state dicts for checkpoint/ (the best epoch's weights)</param>
+    /// <param name="ExtraFiles">more state dicts beside the model (the teacher's cached logits)</param>
     public sealed record Snapshot(
         BertForSequenceClassification Model, TrainingOptions Options, string BaseFolder, string BaseModelName,
         SplitRecord Split, IReadOnlyList<string> LogLines, TrainerState State, JsonObject? Metrics,
         TorchSharp.Modules.OptimizerHelper Optimizer, IReadOnlyDictionary<string, Tensor>? ExportedMerged = null,
         IReadOnlyDictionary<string, Tensor>? ExportedAdapter = null, bool WritesAdapter = false,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, Tensor>>? ExtraCheckpointFiles = null);
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, Tensor>>? ExtraCheckpointFiles = null,
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, Tensor>>? ExtraFiles = null);
 
     /// <summary>Refuses to start when the output exists and would be replaced without --overwrite.</summary>
     public static void CheckWritable(string output, bool overwrite, bool resume)
@@ -80,6 +82,8 @@ public static class OutputFolder
         if (s.Metrics is not null) File.WriteAllText(Path.Combine(folder, MetricsFile), s.Metrics.ToJsonString(Indented));
         if (s.LogLines.Count > 0) CurvePlot.Save(Path.Combine(folder, CurvesFile), s.LogLines);
         ModelCard.Write(Path.Combine(folder, ModelCard.FileName), s);
+        foreach (var (file, tensors) in s.ExtraFiles ?? new Dictionary<string, IReadOnlyDictionary<string, Tensor>>())
+            SafetensorsFile.Write(Path.Combine(folder, file), tensors);
 
         var checkpoint = Path.Combine(folder, TrainerState.Folder);
         TrainingCheckpoint.Write(checkpoint, s.State, s.Model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value), s.Optimizer);

@@ -16,7 +16,7 @@ public sealed record TrainingOptions
     /// <summary>Written into training_args.json; 1 for folders from before it was recorded.</summary>
     [JsonPropertyName("blockbuster_format")] public int Format { get; init; } = CurrentFormat;   // (missing in format-1 folders)
     [JsonPropertyName("blockbuster_version")] public string? Version { get; init; } = Blockbuster.Model.BlockbusterVersion.Current;
-    [JsonPropertyName("data")] public string Data { get; init; } = "imdb.csv";
+    [JsonPropertyName("data")] public string Data { get; init; } = "";
     [JsonPropertyName("text_column")] public string TextColumn { get; init; } = "review";
     [JsonPropertyName("label_column")] public string LabelColumn { get; init; } = "sentiment";
     [JsonPropertyName("skip_invalid_rows")] public bool SkipInvalidRows { get; init; }
@@ -62,6 +62,14 @@ public sealed record TrainingOptions
     [JsonPropertyName("quantize")] public string? Quantize { get; init; }
     /// <summary>With nf4: quantise the block absmax values again (bnb_4bit_use_double_quant).</summary>
     [JsonPropertyName("double_quant")] public bool DoubleQuant { get; init; } = true;
+    /// <summary>Knowledge distillation (blockbuster distill): the classifier folder whose soft labels the student learns; null: ordinary training.</summary>
+    [JsonPropertyName("teacher")] public string? Teacher { get; init; }
+    /// <summary>Unlabelled CSVs (a text column) the student also learns the teacher's soft labels on.</summary>
+    [JsonPropertyName("unlabelled")] public string[] Unlabelled { get; init; } = [];
+    /// <summary>Softmax temperature of the distillation loss (Hinton et al. 2015); the KL term is scaled by T².</summary>
+    [JsonPropertyName("temperature")] public double Temperature { get; init; } = 2.0;
+    /// <summary>Weight of the distillation (KL) term; 1 − alpha weighs the cross-entropy on the true labels.</summary>
+    [JsonPropertyName("alpha")] public double Alpha { get; init; } = 0.5;
 
     public const double FineTuneLearningRate = 3e-5;
     public const double FromScratchLearningRate = 1e-3;
@@ -96,6 +104,10 @@ public sealed record TrainingOptions
         Check(BestMetric is "accuracy" or "f1" or "loss", "metric_for_best_model", $"must be accuracy, f1 or loss, got '{BestMetric}'.");
         Tokenization.TruncationRules.Parse(Truncation);
         Check(Quantize is null or "nf4", "quantize", $"must be nf4, got '{Quantize}'.");
+        Check(Temperature > 0, "temperature", $"must be positive, got {Temperature}.");
+        Check(Alpha is >= 0 and <= 1, "alpha", $"must be between 0 and 1, got {Alpha}.");
+        Check(Teacher is not null || Resume || Data.Length > 0, "data", "must name the labelled CSV to train on.");
+        Check(Teacher is not null || Unlabelled.Length == 0, "unlabelled", "texts need a `teacher` to label them (blockbuster distill).");
         Check(Quantize is null || !FullFinetune, "quantize", "nf4 freezes the base in 4 bits and trains LoRA adapters on top (QLoRA); it cannot be combined with `full_finetune`.");
         Check(Quantize is null || !FromScratch, "quantize", "nf4 quantises pretrained weights; random weights from `from_scratch` have nothing to keep, so train them in full precision.");
         Blockbuster.Training.Data.TextEncoding.Get(Encoding);

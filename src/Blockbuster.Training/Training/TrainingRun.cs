@@ -45,6 +45,8 @@ public sealed class TrainingRun : IDisposable
     TrainerState state;
     BestModel? best;
     long tokensTotal;
+    /// <summary>Distillation: the teacher's log-probabilities (N, 2) for each training text, in the data's label order.</summary>
+    float[][]? teacherLogits;
 
     /// <summary>The exported weights of the best epoch so far (with --keep-best), kept until the run ends.</summary>
     sealed record BestModel(int Epoch, ClassificationMetrics Metrics, Dictionary<string, Tensor> Merged, Dictionary<string, Tensor>? Adapter) : IDisposable
@@ -75,18 +77,31 @@ public sealed class TrainingRun : IDisposable
         var device = TorchRuntime.ResolveDevice(o.Device);
         var precision = PrecisionPolicy.Resolve(o.Precision, device);
 
-        progress?.Report(new TrainingStage($"Reading {Path.GetFileName(o.Data)}"));
         ReviewSet train, test;
         SplitRecord split;
         if (o.Resume)
         {
             split = SplitRecord.Load(Path.Combine(o.Output, SplitRecord.FileName));
-            (train, test) = DataPreparation.FromSplit(split, o.Data);
+            progress?.Report(new TrainingStage($"Reading {Path.GetFileName(split.DataPath)}"));
+            (train, test) = DataPreparation.FromSplit(split, split.DataPath);
+        }
+        else if (o.Teacher is { } teacherFolder)
+        {
+            // Distillation trains and scores on the teacher's own split (different data is refused).
+            split = TeacherTargets.TeacherSplit(teacherFolder, o.Data);
+            o = o with { Data = split.DataPath, TestSize = split.TestSize, Seed = split.Seed, Limit = split.Limit, TextColumn = split.TextColumn, LabelColumn = split.LabelColumn };
+            progress?.Report(new TrainingStage($"Reading {Path.GetFileName(split.DataPath)} (the teacher's split)"));
+            (train, test) = DataPreparation.FromSplit(split);
         }
         else
         {
+            progress?.Report(new TrainingStage($"Reading {Path.GetFileName(o.Data)}"));
             (train, test, split) = DataPreparation.ReadAndSplit(o);
         }
+        if (o.Teacher is not null && o.Unlabelled.Length > 0) train = WithUnlabelled(train, test, o);
+        float[][]? teacherLogits = o.Teacher is { } teacher
+            ? await TeacherTargets.ComputeAsync(teacher, train.Texts, o.Resume ? o.Output : null, hub, device, progress, cancellationToken).ConfigureAwait(false)
+            : null;
 
         progress?.Report(new TrainingStage($"Resolving model {o.Model}"));
         var download = progress is null ? null : new SyncProgress<DownloadProgress>(p => progress.Report(new TrainingDownload(p)));
@@ -115,7 +130,7 @@ public sealed class TrainingRun : IDisposable
             var schedule = LinearSchedule.Create(o.EffectiveLearningRate, stepsPerEpoch * o.Epochs, o.EffectiveWarmupRatio);
             var optimizer = Trainer.CreateOptimizer(trainable, o);
             var run = new TrainingRun(o, progress, device, precision, loaded, trainable, optimizer, schedule, sampler, tokenizer,
-                                      train, test, trainEncodings, testEncodings, split, baseFolder);
+                                      train, test, trainEncodings, testEncodings, split, baseFolder) { teacherLogits = teacherLogits };
             if (o.Resume) run.Restore();
             progress?.Report(new TrainingStarted(train.Count, test.Count, train.SkippedRows, o.Epochs, stepsPerEpoch, schedule.TotalSteps, run.state.GlobalStep,
                 device.ToString(), precision.Name, trainable.Sum(p => p.numel()), model.parameters().Sum(p => p.numel()), loaded.Report,
@@ -128,6 +143,29 @@ public sealed class TrainingRun : IDisposable
             throw;
         }
     }
+
+    /// <summary>The training reviews followed by the unlabelled texts (label -100: no cross-entropy, the teacher's soft label only).</summary>
+    static ReviewSet WithUnlabelled(ReviewSet train, ReviewSet test, TrainingOptions o)
+    {
+        var heldOut = test.Texts.ToHashSet(StringComparer.Ordinal);
+        var texts = new List<string>(train.Texts);
+        foreach (var path in o.Unlabelled)
+        {
+            var (more, _, _) = ReviewCsv.ReadTexts(path, o.TextColumn, o.Encoding);
+            int leaked = more.Count(heldOut.Contains);
+            if (leaked > 0)
+                throw new DataFormatException($"{Path.GetFileName(path)}: {leaked:N0} of its texts are held-out reviews of the teacher's split; the student must not see them.");
+            texts.AddRange(more);
+        }
+        int added = texts.Count - train.Count;
+        return train with
+        {
+            Texts = texts, Labels = [.. train.Labels, .. Enumerable.Repeat(Unlabelled, added)], Rows = [.. train.Rows, .. Enumerable.Repeat(0, added)],
+        };
+    }
+
+    /// <summary>The label of an unlabelled text: cross-entropy's ignore_index.</summary>
+    const int Unlabelled = -100;
 
     void Restore()
     {
@@ -228,7 +266,7 @@ public sealed class TrainingRun : IDisposable
             Tensor logits;
             using (Autocast.Enable(precision.ComputeDtype))
                 logits = model.call(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds);     // (B, 2) fp32
-            var loss = nn.functional.cross_entropy(logits, batch.Labels!) / count;
+            var loss = (teacherLogits is null ? nn.functional.cross_entropy(logits, batch.Labels!) : DistillationLoss(logits, batch.Labels!, members)) / count;
             (scaler is null ? loss : scaler.ScaleLoss(loss)).backward();
             CrashPoints.Reach("step");
             stepLoss += loss.item<float>();
@@ -236,6 +274,22 @@ public sealed class TrainingRun : IDisposable
             examples += members.Length;
         }
         return (stepLoss, tokens, examples);
+    }
+
+    /// <summary>
+    /// Hinton et al.'s loss: α · T² · KL(teacher ‖ student) at temperature T, plus (1 − α) · cross-entropy on the
+    /// texts that have a true label (unlabelled ones carry -100 and only the first term).
+    /// </summary>
+    Tensor DistillationLoss(Tensor logits, Tensor labels, int[] members)
+    {
+        double T = o.Temperature;
+        var teacher = tensor(members.SelectMany(i => teacherLogits![i]).ToArray(), [members.Length, 2], device: device);
+        var teacherLog = nn.functional.log_softmax(teacher / T, 1);
+        var studentLog = nn.functional.log_softmax(logits / T, 1);
+        var kl = (teacherLog.exp() * (teacherLog - studentLog)).sum(1).mean() * (T * T);                  // batchmean
+        bool anyLabelled = members.Any(i => train.Labels[i] != Unlabelled);
+        var ce = anyLabelled ? nn.functional.cross_entropy(logits, labels, ignore_index: Unlabelled) : zeros_like(kl);
+        return kl * o.Alpha + ce * (1 - o.Alpha);
     }
 
     /// <summary>Unscale (fp16), clip, step at <paramref name="lr"/>, zero the gradients. False when fp16 overflowed and the step was skipped.</summary>
@@ -304,8 +358,11 @@ public sealed class TrainingRun : IDisposable
         var shown = best is not null ? best.Metrics : s.EpochMetrics.LastOrDefault();
         int? shownEpoch = best?.Epoch ?? (s.EpochMetrics.Count > 0 ? s.EpochMetrics.Count : null);
         var metrics = shown is null ? null : MetricsJson(shown, shownEpoch!.Value, s);
+        using var scope = NewDisposeScope();
+        var extra = teacherLogits is null ? null
+            : new Dictionary<string, IReadOnlyDictionary<string, Tensor>> { [TeacherTargets.CacheFile] = new Dictionary<string, Tensor> { ["logits"] = TeacherTargets.ToTensor(teacherLogits) } };
         OutputFolder.Write(o.Output, new OutputFolder.Snapshot(model, o, baseFolder, baseModelName, split, log, s, metrics, optimizer,
-            best?.Merged, best?.Adapter, WritesAdapter, BestCheckpointFiles()));
+            best?.Merged, best?.Adapter, WritesAdapter, BestCheckpointFiles(), extra));
         sinceSave.Restart();
     }
 

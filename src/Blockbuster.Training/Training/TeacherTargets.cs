@@ -1,0 +1,67 @@
+using Blockbuster.Model;
+using Blockbuster.Model.Checkpoints;
+using Blockbuster.Model.Hub;
+using Blockbuster.Training.Data;
+using Blockbuster.Training.Evaluation;
+using Blockbuster.Training.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blockbuster.Training;
+
+/// <summary>
+/// The teacher's side of distillation: its log-probabilities for every training text (the labelled training
+/// reviews of its own split, then any unlabelled texts), computed once in batches and cached in the output
+/// folder (<c>teacher_logits.safetensors</c>) so a resumed run does not score them again. Log-probabilities
+/// serve as logits: softmax(log p / T) = softmax(z / T), the constant between them cancels.
+/// </summary>
+public static class TeacherTargets
+{
+    public const string CacheFile = "teacher_logits.safetensors";
+
+    /// <summary>The teacher's split: the student must train and be scored on exactly it, so no held-out review leaks.</summary>
+    public static SplitRecord TeacherSplit(string teacher, string? data)
+    {
+        var path = Path.Combine(teacher, SplitRecord.FileName);
+        if (!File.Exists(path))
+            throw new DataFormatException($"{teacher} has no {SplitRecord.FileName}: distillation trains on the teacher's own training split (a folder written by 'blockbuster train').");
+        var split = SplitRecord.Load(path);
+        if (data is { Length: > 0 } && ReviewCsv.Sha256(data) is var sha && !string.Equals(sha, split.DataSha256, StringComparison.OrdinalIgnoreCase))
+            throw new DataFormatException($"{Path.GetFileName(data)} is not the data the teacher was trained on (sha256 {sha[..12]}… ≠ {split.DataSha256[..12]}…); the student learns from the teacher's split only, so none of its held-out reviews leaks into training.");
+        return split;
+    }
+
+    /// <summary>(N, labels) log-probabilities of the teacher for <paramref name="texts"/>, from the cache when it matches.</summary>
+    public static async Task<float[][]> ComputeAsync(string teacher, IReadOnlyList<string> texts, string? cacheFolder, HubClient hub, Device device,
+                                                     IProgress<TrainingEvent>? progress, CancellationToken ct)
+    {
+        var cache = cacheFolder is null ? null : Path.Combine(cacheFolder, CacheFile);
+        if (cache is not null && File.Exists(cache))
+        {
+            var stored = SafetensorsFile.Read(cache);
+            using var logits = stored["logits"];
+            if (logits.shape[0] == texts.Count) return Rows(logits);
+        }
+        progress?.Report(new TrainingStage($"Scoring {texts.Count:N0} texts with the teacher {teacher}"));
+        var loaded = await ModelFolder.ForInferenceAsync(hub, teacher, null, ct).ConfigureAwait(false);
+        using var model = loaded.Model;
+        model.to(device);
+        var precision = PrecisionPolicy.Resolve(ModelSettings.Precision(teacher, "auto"), device);
+        int maxLength = ModelSettings.MaxLength(teacher, null, model.Config);
+        var tokenizer = BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
+        var encodings = tokenizer.EncodeAll(texts.ToArray(), maxLength, ModelSettings.Truncation(teacher, null), -1, ct);
+        var predictor = new Predictor(model, tokenizer, device, precision, maxLength, 16);
+        var probabilities = predictor.Probabilities(encodings, new SyncProgress<int>(done => progress?.Report(new EvaluationProgress(-1, done, texts.Count))), ct);
+        var positive = SentimentLabel.PositiveIndex(model.Config.Labels);
+        // Stored in the data's label order (0 negative, 1 positive), whatever the teacher's ids.
+        return probabilities.Select(p => new[] { MathF.Log(Math.Max(p[1 - positive], 1e-30f)), MathF.Log(Math.Max(p[positive], 1e-30f)) }).ToArray();
+    }
+
+    public static Tensor ToTensor(float[][] logits) => tensor(logits.SelectMany(r => r).ToArray(), [logits.Length, 2]);
+
+    static float[][] Rows(Tensor logits)
+    {
+        var flat = logits.to(ScalarType.Float32).data<float>().ToArray();
+        return Enumerable.Range(0, (int)logits.shape[0]).Select(i => flat[(i * 2)..(i * 2 + 2)]).ToArray();
+    }
+}

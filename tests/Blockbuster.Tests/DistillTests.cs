@@ -1,0 +1,79 @@
+using System.Text.Json;
+using Blockbuster.Model.Checkpoints;
+using Blockbuster.Model.Hub;
+using Blockbuster.Training;
+using Blockbuster.Training.Data;
+using Blockbuster.Training.Evaluation;
+
+namespace Blockbuster.Tests;
+
+/// <summary>Distillation on tiny models: the teacher's split, cached soft labels, unlabelled text, exact resume, leaks refused.</summary>
+[Collection("torch-global-state")]
+public class DistillTests
+{
+    static HubClient OfflineHub(TempDir dir) => new(new HubOptions(HubOptions.DefaultEndpoint, null, Offline: true, dir.File("hub-cache")));
+
+    static async Task<(TrainingOptions Teacher, TrainingOptions Student)> Setup(TempDir dir)
+    {
+        var teacher = new TrainingOptions
+        {
+            Data = SyntheticReviews.WriteCsv(dir.File("reviews.csv"), 240), Model = TinyModels.WriteBaseFolder(dir.File("random")), Output = dir.File("teacher"),
+            Epochs = 2, BatchSize = 8, MaxLength = 32, LearningRate = 5e-3, Precision = "fp32", Threads = 1, FullFinetune = true,
+        };
+        await Trainer.RunAsync(teacher, OfflineHub(dir));
+        File.WriteAllLines(dir.File("unlabelled.csv"), ["review", .. SyntheticReviews.Make(160, 9).Select(r => $"\"{r.Text} again\"")]);
+        var student = new TrainingOptions
+        {
+            Teacher = teacher.Output, Unlabelled = [dir.File("unlabelled.csv")], Model = dir.File("random"), FromScratch = true, FullFinetune = true,
+            Output = dir.File("student"), Epochs = 2, BatchSize = 8, MaxLength = 32, LearningRate = 5e-3, Precision = "fp32", Threads = 1,
+            Temperature = 2, Alpha = 0.7,
+        };
+        return (teacher, student);
+    }
+
+    [Fact]
+    public async Task The_student_learns_on_the_teachers_split_with_cached_soft_labels_and_resumes_exactly()
+    {
+        using var dir = new TempDir();
+        var (teacher, student) = await Setup(dir);
+        var result = await Trainer.RunAsync(student, OfflineHub(dir));
+        Assert.True(result.Metrics!.Accuracy > 0.8, $"student accuracy {result.Metrics.Accuracy}");
+
+        // Same held-out reviews as the teacher; the cache holds a soft label for every training and unlabelled text.
+        Assert.Equal(File.ReadAllText(Path.Combine(teacher.Output, "split.json")), File.ReadAllText(Path.Combine(student.Output, "split.json")));
+        var cached = SafetensorsFile.ReadHeader(Path.Combine(student.Output, TeacherTargets.CacheFile));
+        Assert.Equal([192 + 160, 2], cached["logits"]);
+        using (var args = JsonDocument.Parse(File.ReadAllText(Path.Combine(student.Output, "training_args.json"))))
+            Assert.Equal(teacher.Output, args.RootElement.GetProperty("teacher").GetString());
+        Assert.Contains("blockbuster distill --data", File.ReadAllText(Path.Combine(student.Output, "README.md")));
+        var report = await Evaluator.RunAsync(new EvalOptions(student.Output, Threads: 1), OfflineHub(dir));
+        Assert.Equal(result.Metrics.Accuracy, report.Metrics.Accuracy);
+
+        // Interrupted and resumed (the teacher is not asked again: its scores come from the cache): the same bytes.
+        using var cts = new CancellationTokenSource();
+        var partial = student with { Output = dir.File("resumed") };
+        var stages = new List<string>();
+        await Trainer.RunAsync(partial, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is StepCompleted { Step: 30 }) cts.Cancel(); }), cts.Token);
+        await Trainer.RunAsync(new TrainingOptions { Output = partial.Output, Resume = true, Threads = 1 }, OfflineHub(dir),
+            new SyncProgress<TrainingEvent>(e => { if (e is TrainingStage s) stages.Add(s.Message); }));
+        Assert.DoesNotContain(stages, s => s.StartsWith("Scoring", StringComparison.Ordinal));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(student.Output, "model.safetensors")), File.ReadAllBytes(Path.Combine(partial.Output, "model.safetensors")));
+    }
+
+    [Fact]
+    public async Task Other_data_and_held_out_reviews_among_the_unlabelled_texts_are_refused()
+    {
+        using var dir = new TempDir();
+        var (teacher, student) = await Setup(dir);
+        var other = SyntheticReviews.WriteCsv(dir.File("other.csv"), 100, seed: 5);
+        var e = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(student with { Data = other }, OfflineHub(dir)));
+        Assert.Contains("is not the data the teacher was trained on", e.Message);
+
+        var split = SplitRecord.Load(Path.Combine(teacher.Output, "split.json"));
+        var (_, test) = DataPreparation.FromSplit(split);
+        File.WriteAllLines(dir.File("leaky.csv"), ["review", .. test.Texts.Take(3).Select(t => $"\"{t}\"")]);
+        e = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(student with { Unlabelled = [dir.File("leaky.csv")] }, OfflineHub(dir)));
+        Assert.Contains("are held-out reviews of the teacher's split", e.Message);
+        Assert.False(Directory.Exists(student.Output));
+    }
+}
