@@ -33,7 +33,7 @@ public static class MlmOutputFolder
         File.WriteAllText(Path.Combine(folder, ArgsFile), JsonSerializer.Serialize(s.Options, Indented));
         File.WriteAllLines(Path.Combine(folder, OutputFolder.LogFile), s.LogLines);
         if (s.Metrics is not null) File.WriteAllText(Path.Combine(folder, MetricsFile), JsonSerializer.Serialize(s.Metrics, Indented));
-        if (s.LogLines.Count > 0) CurvePlot.Save(Path.Combine(folder, OutputFolder.CurvesFile), s.LogLines);
+        if (s.LogLines.Count > 0) CurvePlot.Save(Path.Combine(folder, OutputFolder.CurvesFile), s.LogLines, "held-out masked-token");
         TrainingCheckpoint.Write(Path.Combine(folder, TrainerState.Folder), s.State, weights, s.Optimizer);
     });
 

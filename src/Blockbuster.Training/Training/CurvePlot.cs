@@ -15,7 +15,8 @@ public static class CurvePlot
     /// <summary>TensorBoard's smoothing slider at 0.9: an exponential moving average over ~10 steps.</summary>
     public const double SmoothingWeight = 0.9;
 
-    public static void Save(string path, IReadOnlyList<string> logLines)
+    /// <param name="heldOut">what the held-out points measure ("held-out", or "held-out masked-token" for pretraining)</param>
+    public static void Save(string path, IReadOnlyList<string> logLines, string heldOut = "held-out")
     {
         var steps = new List<(double Step, double Loss)>();
         var evals = new List<(double Step, double Epoch, double Loss, double Accuracy)>();
@@ -30,7 +31,8 @@ public static class CurvePlot
         var plot = new Plot();
 
         double lossTop = Math.Max(steps.Count > 0 ? steps.Max(p => p.Loss) : 0, evals.Where(e => !double.IsNaN(e.Loss)).Select(e => e.Loss).DefaultIfEmpty(0).Max()) * 1.12 + 1e-6;
-        foreach (var e in evals)
+        // Evaluations that close an epoch get a dashed line and a name; pretraining also evaluates between them.
+        foreach (var e in evals.Where(e => Math.Abs(e.Epoch - Math.Round(e.Epoch)) < 1e-6))
         {
             // Each epoch ends with a held-out evaluation: a dashed line and its name just left of it, at the top.
             var marker = plot.Add.VerticalLine(e.Step, 1, Colors.Gray.WithAlpha(0.6));
@@ -53,14 +55,14 @@ public static class CurvePlot
         if (withLoss.Count > 0)
         {
             var heldOutLoss = plot.Add.Scatter(withLoss.Select(e => e.Step).ToArray(), withLoss.Select(e => e.Loss).ToArray(), Colors.DarkOrange);
-            heldOutLoss.LegendText = "held-out loss";
+            heldOutLoss.LegendText = $"{heldOut} loss";
             heldOutLoss.MarkerSize = 9;
             heldOutLoss.LineWidth = 2;
         }
         if (evals.Count > 0)
         {
             var accuracy = plot.Add.Scatter(evals.Select(e => e.Step).ToArray(), evals.Select(e => e.Accuracy * 100).ToArray(), Colors.SeaGreen);
-            accuracy.LegendText = "held-out accuracy (%, right axis)";
+            accuracy.LegendText = $"{heldOut} accuracy (%, right axis)";
             accuracy.Axes.YAxis = plot.Axes.Right;
             accuracy.MarkerSize = 9;
             accuracy.LineWidth = 2;
@@ -68,7 +70,7 @@ public static class CurvePlot
             double lowest = evals.Min(e => e.Accuracy * 100);
             plot.Axes.Right.Min = Math.Floor((Math.Min(50, lowest) - 5) / 5) * 5;   // chance level and a margin below it
             plot.Axes.Right.Max = 101;
-            plot.Axes.Right.Label.Text = "held-out accuracy (%)";
+            plot.Axes.Right.Label.Text = $"{heldOut} accuracy (%)";
         }
         plot.Axes.AutoScaleX();
         plot.Axes.Left.Min = 0;   // losses are non-negative; the top follows the data
