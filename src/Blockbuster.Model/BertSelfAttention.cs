@@ -8,13 +8,12 @@ namespace Blockbuster.Model;
 /// </summary>
 /// <remarks>
 /// Written out rather than <c>scaled_dot_product_attention</c>, measured with the attention-grad-probe
-/// benchmark on 2 cores (B=16, bf16): libtorch's fused CPU attention is slower at inference on short
-/// batches (7.1 vs 4.3 ms at T=256) and draws its dropout mask with the slow CPU Bernoulli sampler in
-/// training. Large batches at inference do use it (<see cref="FusedAboveScores"/>). The softmax runs on the
+/// benchmark: libtorch's fused CPU attention is slower at inference on short batches and draws its dropout
+/// mask with the slow CPU Bernoulli sampler in training. Large batches at inference do use it (<see cref="FusedAboveScores"/>). The softmax runs on the
 /// compute dtype: libtorch's CPU kernel loads bf16 rows into fp32, takes max, exp and sum in fp32 and
 /// rounds the output once (forward and backward; CUDA's kernel accumulates in fp32 too), so it is
 /// autocast's fp32 softmax without an fp32 (B, nh, T, T) copy and two casts each way, which made
-/// training attention ~30% slower.
+/// training attention slower (figures: README, "Why the code is shaped this way").
 /// </remarks>
 public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
 {
@@ -26,9 +25,8 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
     /// <summary>
     /// Inference uses libtorch's fused attention, which works block by block instead of materialising the
     /// (B, nh, T, T) scores, once those scores would pass this many elements (16 MB in bf16). Below it the
-    /// written-out path is faster (10k held-out reviews in batches of 8: 15.8 vs 16.9 s when T ≥ 384 batches
-    /// were fused); above it the score tensors cost memory: with batches of 64 at T=512 they grew the eval
-    /// command's peak from 1.3 to 2.1 GB, and the training recipe's from 1.7 to 3.0–3.4 GB.
+    /// written-out path is faster; above it the score tensors cost more memory than they save time
+    /// (figures: README, "Why the code is shaped this way").
     /// </summary>
     public const long FusedAboveScores = 1L << 23;
 

@@ -5,8 +5,8 @@ namespace Blockbuster.Model;
 /// <summary>
 /// glibc serves allocations over 128 KB–32 MB with mmap and returns them with munmap, so every training
 /// step's activation tensors were fresh pages to fault in: half the trainer's CPU time was system time.
-/// Keeping large blocks in the heap and never trimming it made bf16 training ~15% faster here
-/// (bert-tiny, LoRA: 44.9k → 51.6k tokens/s). The same as MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2G,
+/// Keeping large blocks in the heap and never trimming it made bf16 training faster (README, "Why the code
+/// is shaped this way"). The same as MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2G,
 /// applied from inside the process. No effect on other C libraries.
 /// </summary>
 public static partial class NativeMemory

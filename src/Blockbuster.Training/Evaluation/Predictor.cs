@@ -13,11 +13,10 @@ namespace Blockbuster.Training.Evaluation;
 /// <remarks>
 /// On CPU with two or more threads, two workers take batches side by side, each with half the threads.
 /// A bert-tiny forward pass is many small ops (128-wide matmuls, LayerNorms, casts), and splitting each
-/// one across both cores left them idle at every op boundary: on 2 cores, two single-threaded workers
-/// scored the 10k held-out reviews in 18.4 s where one two-threaded loop took 21.5 s
-/// (<c>Blockbuster.Benchmarks workers-probe</c>, batches of 64). Batches of 8 to 32 scored as fast, and the
-/// smaller ones hold far less memory (eval: 0.7 GB at 8, 1.2 GB at 32). Training keeps one loop: its larger
-/// backward matmuls split well, and two workers were no faster there (<c>train-workers-probe</c>).
+/// one across both cores left them idle at every op boundary; two single-threaded workers are faster
+/// (<c>Blockbuster.Benchmarks workers-probe</c>). Small batches score as fast as large ones and hold far less
+/// memory. Training keeps one loop: its larger backward matmuls split well, and two workers were no faster
+/// there (<c>train-workers-probe</c>). The figures are in the README, "Why the code is shaped this way".
 /// </remarks>
 /// <param name="workers">batches scored side by side, 1 or 2; null: two on CPU with two or more threads, else one</param>
 public sealed class Predictor(BertForSequenceClassification model, BertWordPieceTokenizer tokenizer, Device device,
