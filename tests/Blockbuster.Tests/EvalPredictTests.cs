@@ -87,8 +87,11 @@ public class EvalPredictTests(TrainedTinyModel trained) : IClassFixture<TrainedT
     {
         var other = SyntheticReviews.WriteCsv(trained.Dir.File("other.csv"), 60, seed: 9);
         var predictions = trained.Dir.File("predictions.csv");
-        var report = await Evaluator.RunAsync(new EvalOptions(trained.Output, Data: other, PredictionsPath: predictions), trained.Hub);
+        var plot = trained.Dir.File("other-confusion.png");
+        var report = await Evaluator.RunAsync(new EvalOptions(trained.Output, Data: other, PredictionsPath: predictions, PlotPath: plot), trained.Hub);
         Assert.Equal(60, report.Metrics.Count);
+        Assert.Equal(plot, report.ConfusionMatrixPng);   // --plot draws it for any --data
+        using (var bitmap = SkiaSharp.SKBitmap.Decode(plot)) Assert.Equal(ConfusionPlot.Width, bitmap.Width);
         Assert.True(report.Metrics.Accuracy > 0.8);
         var rows = ReviewCsv.Read(predictions, new ReviewCsvOptions("text", "label"));
         Assert.Equal(60, rows.Count);
