@@ -195,6 +195,26 @@ public class EvalPredictTests(TrainedTinyModel trained) : IClassFixture<TrainedT
     }
 
     [Fact]
+    public async Task Predict_streams_a_large_file_in_chunks_and_counts_notes_past_the_first_few()
+    {
+        // 10,000 lines (more than two chunks), 31 of them empty: every line gets an output line in order, the
+        // first 20 notes are listed and the rest counted.
+        var file = trained.Dir.File("many.txt");
+        var lines = Enumerable.Range(0, 10_000).Select(i => i % 333 == 5 ? "" : i % 2 == 0 ? "great fun, loved it" : "awful and boring").ToList();
+        File.WriteAllLines(file, lines);
+        var (code, output, error) = await Cli(["predict", "--model", trained.Output, "--file", file]);
+        Assert.Equal(0, code);
+        var results = output.TrimEnd().Split('\n');
+        Assert.Equal(10_000, results.Length);
+        Assert.Equal("(empty)", results[5]);
+        Assert.StartsWith("positive", results[0]);
+        Assert.StartsWith("negative", results[9_999]);
+        var notes = error.Trim().Split('\n');
+        Assert.Equal(21, notes.Length);
+        Assert.Equal("blockbuster predict: 31 empty and 0 truncated texts in all (the first 20 were listed).", notes[^1]);
+    }
+
+    [Fact]
     public async Task Eval_command_prints_json_that_parses()
     {
         var (code, output, _) = await Cli(["eval", "--model", trained.Output, "--json"]);

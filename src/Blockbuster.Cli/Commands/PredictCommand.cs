@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Blockbuster.Cli.Rendering;
 using Blockbuster.Model;
 using Blockbuster.Model.Hub;
 using Blockbuster.Training.Data;
@@ -59,22 +60,56 @@ public static class PredictCommand
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("predict", async () =>
     {
-        var texts = GatherTexts(parse.GetValue(Texts) ?? [], parse.GetValue(File), parse.GetValue(TextColumn)!, parse.GetValue(Encoding)!);
-        if (texts.Count == 0) throw new UsageException("file", "or TEXT arguments, or - to read stdin: there is no text to classify.");
+        // Arguments and stdin are read first; a --file streams through in chunks (constant memory) after them.
+        var texts = GatherTexts(parse.GetValue(Texts) ?? [], null, parse.GetValue(TextColumn)!, parse.GetValue(Encoding)!);
+        var file = parse.GetValue(File);
+        if (file is not null) CheckFile(file, parse.GetValue(Encoding)!);
+        if (texts.Count == 0 && file is null) throw new UsageException("file", "or TEXT arguments, or - to read stdin: there is no text to classify.");
         using var classifier = await SentimentClassifier.LoadAsync(ToOptions(parse), new HubClient(HubOptions.FromEnvironment()), cancellationToken).ConfigureAwait(false);
-        var predictions = classifier.Predict(texts, cancellationToken);
-        bool json = parse.GetValue(Json);
-        var output = new StringBuilder();
-        for (int i = 0; i < texts.Count; i++)
+        int count, labelled;
+        using (var output = new StreamingPredictions(classifier, parse.GetValue(Json), JsonLine, cancellationToken))
         {
-            var p = predictions[i];
-            if (p.Error is { } error) Console.Error.WriteLine($"blockbuster predict: text {i + 1}: {error}, no prediction.");
-            else if (p.Truncated && !json) Console.Error.WriteLine($"blockbuster predict: text {i + 1} was truncated to {classifier.MaxLength} tokens.");
-            output.AppendLine(json ? JsonLine(texts[i], p) : p.Label is null ? "(empty)" : $"{p.Label} {p.Probability.ToString("F2", CultureInfo.InvariantCulture)}");
+            foreach (var text in texts) output.Add(text);
+            if (file is not null) ForEachFileText(file, parse.GetValue(TextColumn)!, parse.GetValue(Encoding)!, output.Add);
+            output.Flush();
+            (count, labelled) = (output.Count, output.Labelled);
         }
-        Console.Out.Write(output.ToString());
-        return predictions.Any(p => p.Label is not null) ? CliApp.Success : CliApp.Failure;
+        if (count == 0) throw new UsageException("file", "holds no text to classify.");
+        return labelled > 0 ? CliApp.Success : CliApp.Failure;
     });
+
+    /// <summary>Fails before the model loads: a missing file, or (in one streaming pass) a byte that is not valid in the encoding.</summary>
+    static void CheckFile(string file, string encoding)
+    {
+        if (!System.IO.File.Exists(file)) throw new IOException($"{file}: file not found.");
+        if (encoding != TextEncoding.Utf8) return;
+        try
+        {
+            using var reader = new StreamReader(file, TextEncoding.Get(encoding), detectEncodingFromByteOrderMarks: true);
+            var buffer = new char[1 << 16];
+            while (reader.Read(buffer, 0, buffer.Length) > 0) { }
+        }
+        catch (DecoderFallbackException)
+        {
+            throw TextEncoding.InvalidUtf8(System.IO.File.ReadAllBytes(file), file, csv: IsCsv(file));
+        }
+    }
+
+    static bool IsCsv(string file) => Path.GetExtension(file).Equals(".csv", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Each text of a file, one at a time: a CSV's column, or one per line (trailing blank lines dropped).</summary>
+    static void ForEachFileText(string file, string column, string encoding, Action<string> onText)
+    {
+        if (IsCsv(file)) { ReviewCsv.ForEachText(file, column, encoding, onText); return; }
+        using var reader = new StreamReader(file, TextEncoding.Get(encoding), detectEncodingFromByteOrderMarks: encoding == TextEncoding.Utf8);
+        int blank = 0;
+        for (string? line; (line = reader.ReadLine()) is not null;)
+        {
+            if (line.Length == 0) { blank++; continue; }   // held back: only blank lines before another text are texts
+            for (; blank > 0; blank--) onText("");
+            onText(line);
+        }
+    }
 
     static string JsonLine(string text, SentimentPrediction p) => JsonSerializer.Serialize<Dictionary<string, object?>>(p.Error is { } error
         ? new Dictionary<string, object?> { ["text"] = text, ["error"] = error }

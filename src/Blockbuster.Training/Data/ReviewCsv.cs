@@ -76,6 +76,16 @@ public static class ReviewCsv
     }
 
     /// <summary>
+    /// Streams the texts of one column to <paramref name="onText"/> row by row (empty ones included, as ""), in
+    /// constant memory, for inputs too large to hold (predict --file with millions of rows).
+    /// </summary>
+    public static void ForEachText(string path, string textColumn, string encoding, Action<string> onText) =>
+        Parse(path, encoding, [textColumn], (csv, columns) =>
+        {
+            while (csv.Read()) onText(csv.TryGetField<string>(columns[0], out var t) && t is not null ? t : "");
+        });
+
+    /// <summary>
     /// The one way a CSV is opened: strict decoding, RFC 4180 via CsvHelper, the header looked up for the
     /// <paramref name="columns"/> (case-insensitive), every failure one line naming the file and row; the file is
     /// hashed as it is parsed (one pass, not two). <paramref name="readRows"/> gets the reader and the column indices.
