@@ -80,8 +80,12 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var weight = DequantizedWeight();
-        if (Autocast.Dtype is { } dtype) return nn.functional.linear(x.to(dtype), weight.to(dtype), bias?.to(dtype));
-        return nn.functional.linear(x, weight, bias);
+        // The dequantised weight is released as soon as the matmul has it (autograd keeps its own reference for
+        // backward): no layer's full-precision weight outlives its own forward, not even to the end of the batch.
+        using var weight = DequantizedWeight();
+        if (Autocast.Dtype is not { } dtype) return nn.functional.linear(x, weight, bias);
+        using var cast = weight.to(dtype);
+        using var castBias = bias?.to(dtype);
+        return nn.functional.linear(x.to(dtype), cast, castBias);
     }
 }
