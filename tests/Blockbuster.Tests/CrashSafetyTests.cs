@@ -60,6 +60,14 @@ public class CrashSafetyTests
         Assert.True(code == 0, $"exit {code}: {string.Join(" | ", errors.TakeLast(5))}");
     }
 
+    /// <summary>Waits until a run has written its first checkpoint (or ended, or two minutes passed).</summary>
+    static async Task FirstCheckpoint(string output, Process process)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(Path.Combine(output, "checkpoint", "trainer_state.json")) && !process.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2))
+            await Task.Delay(20);
+    }
+
     static string ComparableMetrics(string folder)
     {
         var json = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(File.ReadAllText(Path.Combine(folder, "metrics.json")))!;
@@ -107,9 +115,7 @@ public class CrashSafetyTests
         using (var process = Start(s.Train(output)))
         {
             // Once the first checkpoint exists, kill at a random moment of the rest of the run.
-            var clock = Stopwatch.StartNew();
-            while (!File.Exists(Path.Combine(output, "checkpoint", "trainer_state.json")) && !process.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2))
-                await Task.Delay(20);
+            await FirstCheckpoint(output, process);
             await Task.Delay(Random.Shared.Next(0, 400));
             if (!process.HasExited) process.Kill();
             process.WaitForExit();
@@ -127,8 +133,7 @@ public class CrashSafetyTests
         using var _ = s.Dir;
         var output = s.Dir.File("busy");
         using var first = Start(s.Train(output, epochs: 50));
-        var clock = Stopwatch.StartNew();
-        while (!File.Exists(Path.Combine(output, "checkpoint", "trainer_state.json")) && clock.Elapsed < TimeSpan.FromMinutes(1)) await Task.Delay(20);
+        await FirstCheckpoint(output, first);
         Assert.False(first.HasExited, string.Join(" | ", errors));
 
         var e = Assert.Throws<IOException>(() => OutputLock.Acquire(output, "train"));

@@ -128,21 +128,13 @@ public static class Pretrainer
                 var members = epochOrder.Skip(b * o.BatchSize).Take(o.BatchSize).Select(i => blocks.Block(i).ToArray()).ToList();
                 double lr = schedule.LearningRate(globalStep);
                 double stepLoss;
-                bool skipped = false;
                 using (NewDisposeScope())
                 {
                     var loss = MaskedLoss(model, masking.Mask(members, o.Seed, epoch, b), members.Count, o.MaxLength, device, precision, out _);
                     (scaler is null ? loss : scaler.ScaleLoss(loss)).backward();
                     stepLoss = loss.item<float>();
-                    if (scaler is not null && !scaler.UnscaleAndCheck(parameters)) skipped = true;
-                    else
-                    {
-                        nn.utils.clip_grad_norm_(parameters, o.MaxGradNorm);
-                        foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-                        optimizer.step();
-                    }
-                    optimizer.zero_grad();
                 }
+                bool skipped = !OptimizerStep.Take(parameters, optimizer, scaler, lr, o.MaxGradNorm);
                 globalStep++;
                 long tokens = (long)members.Count * o.MaxLength;
                 windowTokens += tokens;

@@ -293,19 +293,7 @@ public sealed class TrainingRun : IDisposable
     }
 
     /// <summary>Unscale (fp16), clip, step at <paramref name="lr"/>, zero the gradients. False when fp16 overflowed and the step was skipped.</summary>
-    bool Update(double lr)
-    {
-        using var scope = NewDisposeScope();
-        bool stepped = scaler is null || scaler.UnscaleAndCheck(trainable);
-        if (stepped)
-        {
-            nn.utils.clip_grad_norm_(trainable, o.MaxGradNorm);
-            foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-            optimizer.step();
-        }
-        optimizer.zero_grad();
-        return stepped;
-    }
+    bool Update(double lr) => OptimizerStep.Take(trainable, optimizer, scaler, lr, o.MaxGradNorm);
 
     // ---- evaluation ------------------------------------------------------------------------------------
 
