@@ -11,6 +11,7 @@ using Blockbuster.Benchmarks;
 //   workers-probe [batch] | train-workers-probe                 one two-threaded loop vs two single-threaded workers
 //   qlora-throughput [reviews] [rounds]     trainer tokens/s with an NF4 base vs bf16, paired (all-MiniLM-L6-v2)
 //   nf4-memory                              bytes of the frozen base in fp32, bf16, NF4, NF4 + double quantisation
+//   onnx-race MODEL [--batch-sizes 16,32,64] [--limit N] [--rounds R]   eval path fp32/bf16 vs ONNX Runtime fp32/int8 on the exported model
 //   bdn [BenchmarkDotNet args]              BenchmarkDotNet suites (e.g. --filter *Tokenize*)
 var command = args.Length > 0 ? args[0] : "help";
 switch (command)
@@ -47,6 +48,8 @@ switch (command)
         return LeakProbe.Run();
     case "qlora-throughput":
         return await QloraThroughput.Run(args);
+    case "onnx-race":
+        return await OnnxRace.Run(args);
     case "nf4-memory":
         return Nf4Memory.Run();
     case "tokenize-time":
@@ -55,6 +58,6 @@ switch (command)
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
         return 0;
     default:
-        Console.WriteLine("usage: Blockbuster.Benchmarks minilm-parity | tokenizer-parity | nf4-memory | qlora-throughput | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
+        Console.WriteLine("usage: Blockbuster.Benchmarks onnx-race MODEL | minilm-parity | tokenizer-parity | nf4-memory | qlora-throughput | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
         return command == "help" ? 0 : 2;
 }

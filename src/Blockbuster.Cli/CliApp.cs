@@ -20,6 +20,7 @@ public static class CliApp
             PredictCommand.Create(),
             PretrainCommand.Create(),
             DistillCommand.Create(),
+            ExportCommand.Create(),
         };
         return root;
     }

@@ -102,7 +102,7 @@ public class CheckpointLoaderTests
         state.Remove("classifier.weight");
         using var model = new BertForSequenceClassification(TinyModels.Config());
         var e = Assert.Throws<ModelFormatException>(() => CheckpointLoader.Load(model, state, "ckpt", allowFreshClassifier: false));
-        Assert.Contains("missing tensor 'classifier.weight'", e.Message);
+        Assert.Equal("ckpt: no 'classifier.weight'; this is a base or masked-LM model, not a sentiment classifier: fine-tune it with 'blockbuster train --model' first.", e.Message);
     }
 
     [Fact]

@@ -82,6 +82,8 @@ public static class CheckpointLoader
             if (!normalized.Remove(key, out var found))
             {
                 if (mayStartFresh(key)) { fresh.Add(modelKey); continue; }
+                if (key.StartsWith("classifier.", StringComparison.Ordinal))
+                    throw new ModelFormatException($"{source}: no '{key}'; this is a base or masked-LM model, not a sentiment classifier: fine-tune it with 'blockbuster train --model' first.");
                 throw new ModelFormatException($"{source}: missing tensor '{key}' (model expects shape {Shape(target.shape)}).");
             }
             if (!found.Tensor.shape.SequenceEqual(target.shape))

@@ -49,10 +49,9 @@ public sealed class BertWordPieceTokenizer
 
     static string Shorten(string s) => s.Length <= 20 ? s : s[..20] + "…";
 
-    public static BertWordPieceTokenizer Load(string vocabPath, string? tokenizerConfigPath = null)
+    /// <summary>vocab.txt as Hugging Face reads it: token → line index, one token per line, trailing whitespace stripped.</summary>
+    public static Dictionary<string, int> ReadVocabulary(string vocabPath)
     {
-        if (!File.Exists(vocabPath)) throw new FileNotFoundException($"{vocabPath}: vocabulary file not found.");
-        var options = BertTokenizerOptions.Load(tokenizerConfigPath);
         var name = Path.GetFileName(vocabPath);
         var vocab = new Dictionary<string, int>();
         var seen = new Dictionary<string, int>();   // as Microsoft's reader keys them (trimmed): it fails on a repeat
@@ -67,6 +66,15 @@ public sealed class BertWordPieceTokenizer
             vocab.TryAdd(token, index);
         }
         if (vocab.Count == 0) throw new ModelFormatException($"{name}: empty vocabulary.");
+        return vocab;
+    }
+
+    public static BertWordPieceTokenizer Load(string vocabPath, string? tokenizerConfigPath = null)
+    {
+        if (!File.Exists(vocabPath)) throw new FileNotFoundException($"{vocabPath}: vocabulary file not found.");
+        var options = BertTokenizerOptions.Load(tokenizerConfigPath);
+        var name = Path.GetFileName(vocabPath);
+        var vocab = ReadVocabulary(vocabPath);
         foreach (var special in new[] { "[CLS]", "[SEP]", "[PAD]", "[UNK]" })
             if (!vocab.ContainsKey(special)) throw new ModelFormatException($"{name}: no {special} token; this is not a BERT WordPiece vocabulary.");
 
