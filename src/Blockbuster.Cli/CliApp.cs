@@ -21,6 +21,7 @@ public static class CliApp
             PretrainCommand.Create(),
             DistillCommand.Create(),
             ExportCommand.Create(),
+            ServeCommand.Create(),
         };
         return root;
     }
@@ -43,7 +44,8 @@ public static class CliApp
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
         {
             context.Cancel = true;   // keep running until the action has stopped at a safe point
-            terminate.Cancel();
+            try { terminate.Cancel(); }
+            catch (ObjectDisposedException) { }   // a late signal while the command is already returning
         });
         return await parse.InvokeAsync(configuration, terminate.Token).ConfigureAwait(false);
     }

@@ -26,7 +26,14 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
     public IReadOnlyList<string> Labels => model.Config.Labels;
 
     /// <summary>Probabilities (N, num_labels) for encoded texts.</summary>
-    public float[][] Probabilities(IReadOnlyList<Encoding> encodings, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    public float[][] Probabilities(IReadOnlyList<Encoding> encodings, IProgress<int>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(encodings, raw: false, progress, cancellationToken);
+
+    /// <summary>Logits (N, num_labels), fp32, before the softmax (TEI's <c>raw_scores</c>).</summary>
+    public float[][] Logits(IReadOnlyList<Encoding> encodings, CancellationToken cancellationToken = default) =>
+        Run(encodings, raw: true, null, cancellationToken);
+
+    float[][] Run(IReadOnlyList<Encoding> encodings, bool raw, IProgress<int>? progress, CancellationToken cancellationToken)
     {
         var result = new float[encodings.Count][];
         if (encodings.Count == 0) return result;
@@ -48,7 +55,7 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
                 cancellationToken.ThrowIfCancellationRequested();
                 try
                 {
-                    Score(batches[b], encodings, result);
+                    Score(batches[b], encodings, result, raw);
                 }
                 catch
                 {
@@ -77,13 +84,13 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
         return result;
     }
 
-    /// <summary>One batch: (B, C) probabilities written to <paramref name="result"/> at the members' positions.</summary>
-    void Score(int[] members, IReadOnlyList<Encoding> encodings, float[][] result)
+    /// <summary>One batch: (B, C) probabilities (or logits) written to <paramref name="result"/> at the members' positions.</summary>
+    void Score(int[] members, IReadOnlyList<Encoding> encodings, float[][] result, bool raw)
     {
         using var scope = NewDisposeScope();
         var inputs = Batch.Collate(members.Select(i => encodings[i].Ids).ToArray(), null, tokenizer.PadId, device, maxLength);
         var logits = model.call(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);   // (B, C) fp32
-        var probabilities = nn.functional.softmax(logits, 1).cpu().data<float>().ToArray();
+        var probabilities = (raw ? logits : nn.functional.softmax(logits, 1)).cpu().data<float>().ToArray();
         int classes = (int)logits.shape[1];
         for (int b = 0; b < members.Length; b++)
             result[members[b]] = probabilities.AsSpan(b * classes, classes).ToArray();

@@ -25,9 +25,13 @@ public sealed class SentimentClassifier : IDisposable
     public Truncation Truncation { get; }
     public IReadOnlyList<string> Labels => loaded.Model.Config.Labels;
     public string Kind => loaded.Kind;
+    public string Folder => loaded.Folder;
 
-    SentimentClassifier(LoadedModel loaded, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength, Truncation truncation)
+    readonly string precision;
+
+    SentimentClassifier(LoadedModel loaded, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength, Truncation truncation, string precision)
     {
+        this.precision = precision;
         Truncation = truncation;
         this.loaded = loaded;
         this.tokenizer = tokenizer;
@@ -49,7 +53,7 @@ public sealed class SentimentClassifier : IDisposable
             int maxLength = ModelSettings.MaxLength(folder, o.MaxLength, loaded.Model.Config);
             var tokenizer = BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
             return new SentimentClassifier(loaded, tokenizer, new Predictor(loaded.Model, tokenizer, device, precision, maxLength, o.BatchSize), maxLength,
-                                           ModelSettings.Truncation(folder, o.Truncation));
+                                           ModelSettings.Truncation(folder, o.Truncation), precision.Name);
         }
         catch
         {
@@ -75,6 +79,19 @@ public sealed class SentimentClassifier : IDisposable
         }
         return result;
     }
+
+    /// <summary>Token ids as scoring sees them: at most <see cref="MaxLength"/>, cut by <see cref="Truncation"/>.</summary>
+    public Encoding Encode(string text) => tokenizer.Encode(text, MaxLength, Truncation);
+
+    /// <summary>How many tokens a text has uncut, [CLS] and [SEP] included.</summary>
+    public int CountTokens(string text) => tokenizer.Encode(text, int.MaxValue / 2).Ids.Length;
+
+    /// <summary>Logits (N, labels) for encoded texts, in one call of the batched path (not thread-safe: one caller at a time).</summary>
+    public float[][] Logits(IReadOnlyList<Encoding> encodings, CancellationToken cancellationToken = default) =>
+        predictor.Logits(encodings, cancellationToken);
+
+    /// <summary>The compute precision in use (fp32, bf16, fp16).</summary>
+    public string Precision => precision;
 
     public void Dispose() => loaded.Model.Dispose();
 }
