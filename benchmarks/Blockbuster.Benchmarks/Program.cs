@@ -12,6 +12,7 @@ using Blockbuster.Benchmarks;
 //   qlora-throughput [reviews] [rounds]     trainer tokens/s with an NF4 base vs bf16, paired (all-MiniLM-L6-v2)
 //   nf4-memory                              bytes of the frozen base in fp32, bf16, NF4, NF4 + double quantisation
 //   onnx-race MODEL [--batch-sizes 16,32,64] [--limit N] [--rounds R]   eval path fp32/bf16 vs ONNX Runtime fp32/int8 on the exported model
+//   serve-load MODEL [--clients 32] [--overload-clients 512] [--seconds 20]   blockbuster serve under concurrent clients
 //   bdn [BenchmarkDotNet args]              BenchmarkDotNet suites (e.g. --filter *Tokenize*)
 var command = args.Length > 0 ? args[0] : "help";
 switch (command)
@@ -48,6 +49,8 @@ switch (command)
         return LeakProbe.Run();
     case "qlora-throughput":
         return await QloraThroughput.Run(args);
+    case "serve-load":
+        return await ServeLoad.Run(args);
     case "onnx-race":
         return await OnnxRace.Run(args);
     case "nf4-memory":
@@ -58,6 +61,6 @@ switch (command)
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
         return 0;
     default:
-        Console.WriteLine("usage: Blockbuster.Benchmarks onnx-race MODEL | minilm-parity | tokenizer-parity | nf4-memory | qlora-throughput | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
+        Console.WriteLine("usage: Blockbuster.Benchmarks onnx-race MODEL | serve-load MODEL | minilm-parity | tokenizer-parity | nf4-memory | qlora-throughput | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
         return command == "help" ? 0 : 2;
 }

@@ -12,5 +12,5 @@ namespace Blockbuster.Serving;
 /// <param name="InferenceBatchSize">texts per forward pass inside a batch; the two CPU workers take one each, as in eval</param>
 public sealed record ServeOptions(
     string Model = "./blockbuster-model", string Host = "127.0.0.1", int Port = 8080, int MaxBatchSize = 64, int MaxWaitMilliseconds = 5,
-    int MaxQueuedInputs = 512, int MaxClientBatchSize = 32, long MaxBodyBytes = 2_000_000, bool TruncateByDefault = false,
+    int MaxQueuedInputs = 128, int MaxClientBatchSize = 32, long MaxBodyBytes = 2_000_000, bool TruncateByDefault = false,
     string? ApiKey = null, int InferenceBatchSize = 16, string Precision = "auto", int Threads = 0, string Device = "auto");
