@@ -40,7 +40,9 @@ public static class ModelFolder
 
     /// <summary>Resolves a folder or Hub id, fetching what a base model for training needs.</summary>
     public static Task<string> ResolveBaseAsync(HubClient hub, string model, bool fromScratch, IProgress<DownloadProgress>? progress, CancellationToken ct = default) =>
-        hub.ResolveAsync(model, [Config, Vocab], fromScratch ? [] : [[Safetensors, PytorchBin]], [TokenizerConfig], progress, cancellationToken: ct);
+        fromScratch && model == EmbeddedBertTiny.RepoId && !Directory.Exists(model)
+            ? Task.FromResult(EmbeddedBertTiny.Extract(hub.Options.CacheDir))   // config + vocab ship inside the tool
+            : hub.ResolveAsync(model, [Config, Vocab], fromScratch ? [] : [[Safetensors, PytorchBin]], [TokenizerConfig], progress, cancellationToken: ct);
 
     /// <summary>Resolves a folder or Hub id for inference: a full classifier or an adapter.</summary>
     public static async Task<string> ResolveForInferenceAsync(HubClient hub, string model, IProgress<DownloadProgress>? progress, CancellationToken ct = default)

@@ -14,7 +14,14 @@ public sealed record PredictOptions(string Model = "./blockbuster-model", int? M
 public sealed record SentimentPrediction(string? Label, double Probability, IReadOnlyDictionary<string, double> Probabilities,
                                          int Tokens, bool Truncated, string? Error);
 
-/// <summary>A trained classifier loaded once; texts are tokenized and batched together.</summary>
+/// <summary>
+/// A trained classifier loaded once (a <c>train</c> output, a Hugging Face BERT classifier folder, a PEFT adapter folder or a
+/// Hub id); texts are tokenized and batched together. Safe for concurrent callers (they take turns on the model).
+/// <code>
+/// using var classifier = await SentimentClassifier.LoadAsync("./blockbuster-model");
+/// var p = classifier.Predict("A wonderful film.");   // p.Label == "positive", p.Probability == 0.98…
+/// </code>
+/// </summary>
 public sealed class SentimentClassifier : IDisposable
 {
     readonly LoadedModel loaded;
@@ -28,6 +35,7 @@ public sealed class SentimentClassifier : IDisposable
     public string Folder => loaded.Folder;
 
     readonly string precision;
+    readonly object gate = new();   // one forward pass at a time: the predictor already uses both cores
 
     SentimentClassifier(LoadedModel loaded, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength, Truncation truncation, string precision)
     {
@@ -62,7 +70,23 @@ public sealed class SentimentClassifier : IDisposable
         }
     }
 
+    /// <summary>Loads with the defaults (CPU or CUDA as available, the folder's precision and max length, Hub via the environment).</summary>
+    public static Task<SentimentClassifier> LoadAsync(string model, CancellationToken cancellationToken = default) =>
+        LoadAsync(new PredictOptions(model), new HubClient(HubOptions.FromEnvironment()), cancellationToken);
+
+    /// <summary>One text's label and probabilities.</summary>
+    public SentimentPrediction Predict(string text) => Predict([text])[0];
+
+    /// <summary>Many texts, scored in length-sorted batches; results in input order.</summary>
+    public IReadOnlyList<SentimentPrediction> Predict(IEnumerable<string> texts, CancellationToken cancellationToken = default) =>
+        Predict(texts.ToArray<string?>(), cancellationToken);
+
     public IReadOnlyList<SentimentPrediction> Predict(IReadOnlyList<string?> texts, CancellationToken cancellationToken = default)
+    {
+        lock (gate) return PredictUnlocked(texts, cancellationToken);
+    }
+
+    IReadOnlyList<SentimentPrediction> PredictUnlocked(IReadOnlyList<string?> texts, CancellationToken cancellationToken)
     {
         var valid = Enumerable.Range(0, texts.Count).Where(i => !string.IsNullOrWhiteSpace(texts[i])).ToArray();
         var encodings = tokenizer.EncodeAll(valid.Select(i => texts[i]).ToArray(), MaxLength, Truncation);
@@ -86,9 +110,11 @@ public sealed class SentimentClassifier : IDisposable
     /// <summary>How many tokens a text has uncut, [CLS] and [SEP] included.</summary>
     public int CountTokens(string text) => tokenizer.Encode(text, int.MaxValue / 2).Ids.Length;
 
-    /// <summary>Logits (N, labels) for encoded texts, in one call of the batched path (not thread-safe: one caller at a time).</summary>
-    public float[][] Logits(IReadOnlyList<Encoding> encodings, CancellationToken cancellationToken = default) =>
-        predictor.Logits(encodings, cancellationToken);
+    /// <summary>Logits (N, labels) for encoded texts, in one call of the batched path.</summary>
+    public float[][] Logits(IReadOnlyList<Encoding> encodings, CancellationToken cancellationToken = default)
+    {
+        lock (gate) return predictor.Logits(encodings, cancellationToken);
+    }
 
     /// <summary>The compute precision in use (fp32, bf16, fp16).</summary>
     public string Precision => precision;
