@@ -50,16 +50,22 @@ public sealed class SentimentClassifier : IDisposable
     public static async Task<SentimentClassifier> LoadAsync(PredictOptions o, HubClient hub, CancellationToken cancellationToken = default)
     {
         if (o.BatchSize <= 0) throw new UsageException("batch_size", $"must be positive, got {o.BatchSize}.");
-        TorchRuntime.SetThreads(o.Threads);
+TorchRuntime.SetThreads(o.Threads);
         var device = TorchRuntime.ResolveDevice(o.Device);
         var folder = await ModelFolder.ResolveForInferenceAsync(hub, o.Model, null, cancellationToken).ConfigureAwait(false);
+        // A classifier folder names its vocabulary before the weights load: read it on the other core meanwhile.
+        var earlyTokenizer = ModelFolder.ClassifierTokenizerFiles(folder) is var (vocab, tokenizerConfig)
+            ? Task.Run(() => BertWordPieceTokenizer.Load(vocab, tokenizerConfig), cancellationToken)
+            : null;
         var loaded = await ModelFolder.ForInferenceAsync(hub, folder, null, cancellationToken, o.Quantize).ConfigureAwait(false);
         try
         {
             loaded.Model.to(device);
             var precision = PrecisionPolicy.Resolve(ModelSettings.Precision(folder, o.Precision), device);
             int maxLength = ModelSettings.MaxLength(folder, o.MaxLength, loaded.Model.Config);
-            var tokenizer = BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
+            var tokenizer = earlyTokenizer is not null
+                ? await earlyTokenizer.ConfigureAwait(false)
+                : BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
             return new SentimentClassifier(loaded, tokenizer, new Predictor(loaded.Model, tokenizer, device, precision, maxLength, o.BatchSize), maxLength,
                                            ModelSettings.Truncation(folder, o.Truncation), precision.Name);
         }
@@ -90,7 +96,7 @@ public sealed class SentimentClassifier : IDisposable
     {
         var valid = Enumerable.Range(0, texts.Count).Where(i => !string.IsNullOrWhiteSpace(texts[i])).ToArray();
         var encodings = tokenizer.EncodeAll(valid.Select(i => texts[i]).ToArray(), MaxLength, Truncation);
-        var probabilities = predictor.Probabilities(encodings, null, cancellationToken);
+var probabilities = predictor.Probabilities(encodings, null, cancellationToken);
         var result = new SentimentPrediction[texts.Count];
         var none = new Dictionary<string, double>();
         for (int i = 0; i < texts.Count; i++) result[i] = new SentimentPrediction(null, 0, none, 0, false, "empty text");
