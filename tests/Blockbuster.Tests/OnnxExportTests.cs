@@ -80,6 +80,18 @@ public class OnnxExportTests(TrainedTinyModel trained) : IClassFixture<TrainedTi
         Assert.True(sameLabels);
     }
 
+    /// <summary>The real bert-tiny shape (2 layers × 128, 30,522 words) at its full 512 tokens, seeded weights.</summary>
+    [Fact]
+    public async Task Bert_tiny_shape_at_512_tokens_matches_onnx_runtime_within_1e4()
+    {
+        using var dir = new TempDir();
+        var folder = WriteClassifier(dir.File("bert-tiny-classifier"), Paths.BertTiny, weights: null);
+        var report = await OnnxExporter.RunAsync(new ExportOptions(folder, Output: dir.File("onnx")), trained.Hub);
+        var (maxError, sameLabels) = await Compare(folder, Path.Combine(report.Output, "model.onnx"), ImdbSample(10), 512, batchSize: 5);
+        Assert.True(maxError <= 1e-4, $"max |Δlogit| {maxError}");
+        Assert.True(sameLabels);
+    }
+
     [Fact]
     public async Task The_exported_tokenizer_json_gives_our_ids_in_hugging_face_tokenizers()
     {
@@ -242,17 +254,20 @@ public class OnnxExportTests(TrainedTinyModel trained) : IClassFixture<TrainedTi
     }
 
     /// <summary>all-MiniLM-L6-v2's encoder with a seeded random classifier head, saved as a transformers classifier folder.</summary>
-    static string WriteMiniLmClassifier(string folder)
+    static string WriteMiniLmClassifier(string folder) => WriteClassifier(folder, Paths.MiniLm, Path.Combine(Paths.MiniLm, "model.safetensors"));
+
+    /// <summary>A classifier folder from a model's config and vocabulary: its weights (or BERT's seeded random init) and a seeded head.</summary>
+    static string WriteClassifier(string folder, string source, string? weights)
     {
         Directory.CreateDirectory(folder);
         manual_seed(7);
-        var config = BertConfig.Load(Path.Combine(Paths.MiniLm, "config.json")).WithLabels(["negative", "positive"]);
+        var config = BertConfig.Load(Path.Combine(source, "config.json")).WithLabels(["negative", "positive"]);
         using var model = new BertForSequenceClassification(config);
-        CheckpointLoader.Load(model, Path.Combine(Paths.MiniLm, "model.safetensors"));
+        if (weights is not null) CheckpointLoader.Load(model, weights);
         SafetensorsFile.Write(Path.Combine(folder, "model.safetensors"), ModelExport.MergedStateDict(model));
         config.Save(Path.Combine(folder, "config.json"));
         foreach (var file in new[] { "vocab.txt", "tokenizer_config.json" })
-            File.Copy(Path.Combine(Paths.MiniLm, file), Path.Combine(folder, file));
+            File.Copy(Path.Combine(source, file), Path.Combine(folder, file));
         return folder;
     }
 }
