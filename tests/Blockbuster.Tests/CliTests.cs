@@ -9,6 +9,17 @@ public class CliParseTests
 {
     static readonly RootCommand Root = CliApp.BuildRoot();
 
+    /// <summary>distill has no --test-size, --seed or --limit (the teacher's split fixes them): the record gets train's defaults and validates.</summary>
+    [Fact]
+    public void Distill_options_validate_without_the_options_it_does_not_have()
+    {
+        var o = DistillCommand.ToOptions(Root.Parse("distill --teacher ./teacher --from-scratch --full-finetune --unlabelled a.csv,b.csv"));
+        Assert.Equal((0.2, 42, (int?)null), (o.TestSize, o.Seed, o.Limit));
+        Assert.Equal("./teacher", o.Teacher);
+        Assert.Equal(["a.csv", "b.csv"], o.Unlabelled);
+        o.Validate();
+    }
+
     [Fact]
     public void Train_defaults_are_the_original_recipe()
     {

@@ -50,6 +50,8 @@ public static class DistillCommand
 
     public static TrainingOptions ToOptions(ParseResult p) => TrainCommand.ToOptions(p, TrainCommand.OptionalData) with
     {
+        // Not options of distill (the teacher's split.json fixes them): train's defaults, not the parser's zeros.
+        TestSize = Defaults.TestSize, Seed = Defaults.Seed, Limit = Defaults.Limit,
         Teacher = p.GetValue(Teacher), Unlabelled = p.GetValue(Unlabelled) ?? [], Temperature = p.GetValue(Temperature), Alpha = p.GetValue(Alpha),
     };
 
