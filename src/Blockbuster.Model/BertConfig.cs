@@ -29,10 +29,7 @@ public sealed record BertConfig
     [JsonPropertyName("id2label")] public Dictionary<string, string>? Id2Label { get; init; }
     [JsonPropertyName("label2id")] public Dictionary<string, int>? Label2Id { get; init; }
 
-    [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; set; }   // settable: source-generated JSON cannot bind extension data through init
-
-    /// <summary>The defaults above (bert-base's); JSON fills in what config.json says.</summary>
-    [JsonConstructor] public BertConfig() { }
+    [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; init; }
 
     /// <summary>Labels in id order; HF's default is LABEL_0, LABEL_1 when a config names none.</summary>
     [JsonIgnore]
@@ -45,6 +42,11 @@ public sealed record BertConfig
 
     [JsonIgnore] public int HeadSize => HiddenSize / NumAttentionHeads;
 
+    static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
 
     public static BertConfig Load(string path)
     {
@@ -52,7 +54,7 @@ public sealed record BertConfig
         BertConfig? config;
         try
         {
-            config = JsonSerializer.Deserialize(File.ReadAllText(path), BertConfigJson.Default.BertConfig);
+            config = JsonSerializer.Deserialize<BertConfig>(File.ReadAllText(path), JsonOptions);
         }
         catch (JsonException e)
         {
@@ -65,7 +67,7 @@ public sealed record BertConfig
 
     public void Save(string path) => File.WriteAllText(path, ToJson());
 
-    public string ToJson() => JsonSerializer.Serialize(this, BertConfigJson.Default.BertConfig);
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
     /// <summary>The same config with a classification head for <paramref name="labels"/> (in id order).</summary>
     public BertConfig WithLabels(IReadOnlyList<string> labels) => this with
@@ -111,8 +113,3 @@ public sealed record BertConfig
         }
     }
 }
-
-/// <summary>System.Text.Json's compile-time serializer for <see cref="BertConfig"/>: no reflection on a cold start (~20 ms).</summary>
-[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(BertConfig))]
-internal sealed partial class BertConfigJson : JsonSerializerContext;
