@@ -35,7 +35,7 @@ stage() {
 }
 score() {
   local name=$1 model=$2; shift 2
-  echo "== score $name: $("$bb" eval --model "$model" "$@" --json | grep -oE '"(accuracy|precision|recall|f1)": [0-9.]+' | tr '\n' ' ')"
+  echo "== score $name: $("$bb" eval --model "$model" "$@" --json | grep -oE '"(accuracy|precision|recall|f1)": ?[0-9.]+' | tr '\n' ' ')"
 }
 
 # The card's way: the seed-42 split of imdb.csv (train's defaults).
