@@ -14,12 +14,25 @@ public sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
 
     public BertEmbeddings(BertConfig config) : base(nameof(BertEmbeddings))
     {
-        word_embeddings = nn.Embedding(config.VocabSize, config.HiddenSize, padding_idx: config.PadTokenId);
+        word_embeddings = UninitializedEmbedding(config.VocabSize, config.HiddenSize, config.PadTokenId);
         position_embeddings = nn.Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
         token_type_embeddings = nn.Embedding(config.TypeVocabSize, config.HiddenSize);
         LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
         dropout = new FastDropout(config.HiddenDropoutProb);
         RegisterComponents();
+    }
+
+    /// <summary>
+    /// nn.Embedding(V, H, padding_idx) without its normal_ init: the largest tensor (V × H, 3.9M floats in bert-tiny)
+    /// is always filled afterwards, by BertInit or by a checkpoint, and that init alone is ~18 ms of a cold
+    /// <c>predict</c>. libtorch's Embedding (and from_pretrained) always initialise, so a 1-row module gets the
+    /// uninitialised weight set on it; forward and padding_idx read only the weight it holds.
+    /// </summary>
+    static Embedding UninitializedEmbedding(long vocabSize, long hiddenSize, long paddingIdx)
+    {
+        var embedding = nn.Embedding(paddingIdx + 1, hiddenSize, padding_idx: paddingIdx);
+        embedding.weight = new TorchSharp.Modules.Parameter(empty(vocabSize, hiddenSize));
+        return embedding;
     }
 
     /// <param name="inputIds">(B, T) int64</param>

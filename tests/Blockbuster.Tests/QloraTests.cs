@@ -17,10 +17,13 @@ public class QloraTests
 {
     static HubClient OfflineHub(TempDir dir) => new(new HubOptions(HubOptions.DefaultEndpoint, null, Offline: true, dir.File("hub-cache")));
 
-    /// <summary>A tiny "pretrained" base (fully trained on the task first), as QLoRA starts from a real checkpoint.</summary>
+    /// <summary>
+    /// A tiny "pretrained" base (fully trained on the task first), as QLoRA starts from a real checkpoint. 480 reviews:
+    /// with 240 the full fine-tune stayed at chance for 3 of 4 seeds, so the test passed or failed on the init's luck.
+    /// </summary>
     static async Task<TrainingOptions> Options(TempDir dir)
     {
-        var data = SyntheticReviews.WriteCsv(dir.File("reviews.csv"), 240);
+        var data = SyntheticReviews.WriteCsv(dir.File("reviews.csv"), 480);
         var full = new TrainingOptions
         {
             Data = data, Model = TinyModels.WriteBaseFolder(dir.File("random")), Output = dir.File("base"), Epochs = 2, BatchSize = 8, MaxLength = 32,

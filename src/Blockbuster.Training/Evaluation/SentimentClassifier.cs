@@ -50,7 +50,7 @@ public sealed class SentimentClassifier : IDisposable
     public static async Task<SentimentClassifier> LoadAsync(PredictOptions o, HubClient hub, CancellationToken cancellationToken = default)
     {
         if (o.BatchSize <= 0) throw new UsageException("batch_size", $"must be positive, got {o.BatchSize}.");
-TorchRuntime.SetThreads(o.Threads);
+        TorchRuntime.SetThreads(o.Threads);
         var device = TorchRuntime.ResolveDevice(o.Device);
         var folder = await ModelFolder.ResolveForInferenceAsync(hub, o.Model, null, cancellationToken).ConfigureAwait(false);
         // A classifier folder names its vocabulary before the weights load: read it on the other core meanwhile.
