@@ -4,6 +4,7 @@ using Blockbuster.Model.Checkpoints;
 using Blockbuster.Model.Lora;
 using Blockbuster.Training.Data;
 using Blockbuster.Training.Tokenization;
+using Blockbuster.Fuzz;
 using CsCheck;
 
 namespace Blockbuster.Tests;
@@ -13,14 +14,15 @@ namespace Blockbuster.Tests;
 /// cut short, spliced with junk or with JSON and CSV punctuation), must either load or fail with one of the
 /// errors the CLI turns into one line. Anything else (an IndexOutOfRange, a NullReference, a hang) is a bug,
 /// and CsCheck shrinks it to a small input. BLOCKBUSTER_FUZZ_ITERATIONS sets the budget (default 300 per reader).
+/// The coverage-guided counterpart is scripts/fuzz.sh (AFL++ over the same <see cref="Readers"/>); what either finds
+/// is kept in FuzzRegressions/.
 /// </summary>
 [Collection("torch-global-state")]
 public class FuzzTests
 {
     static readonly long Iterations = long.TryParse(Environment.GetEnvironmentVariable("BLOCKBUSTER_FUZZ_ITERATIONS"), out var n) ? n : 300;
 
-    /// <summary>What the CLI reports as one line (CliErrors): any other exception is a crash.</summary>
-    static bool IsReported(Exception e) => e is ModelFormatException or DataFormatException or FormatException or InvalidDataException or IOException;
+    static bool IsReported(Exception e) => Readers.IsReported(e);
 
     static readonly byte[][] Splices = [.. new[] { "{", "}", "[", "]", "\"", ":", ",", "null", "-1", "1e999", "\"dtype\"", "\"shape\"", "\"data_offsets\"",
         "\n", "\r\n", "\"\"", ",,", "\0", "\uFFFF", "é", "[PAD]", "##" }.Select(Encoding.UTF8.GetBytes)];
@@ -121,14 +123,7 @@ public class FuzzTests
     [MemberData(nameof(Regressions))]
     public void Inputs_that_once_crashed_a_reader_now_fail_cleanly(string file)
     {
-        Action<string> read = Path.GetFileName(file) switch
-        {
-            var f when f.StartsWith("pytorch_model", StringComparison.Ordinal) => path => PytorchBinFile.Read(path),
-            var f when f.StartsWith("vocab", StringComparison.Ordinal) => path => BertWordPieceTokenizer.Load(path),
-            var f when f.StartsWith("tokenizer_config", StringComparison.Ordinal) => path => BertTokenizerOptions.Load(path),
-            var f => throw new InvalidOperationException($"no reader for {f}"),
-        };
-        var e = Record.Exception(() => read(file));
+        var e = Record.Exception(() => Readers.ForInput(file).Read(file));
         Assert.NotNull(e);
         Assert.True(IsReported(e), $"{Path.GetFileName(file)}: {e.GetType().Name}: {e.Message}");
         Assert.DoesNotContain('\n', e.Message);
@@ -136,4 +131,25 @@ public class FuzzTests
 
     public static TheoryData<string> Regressions() =>
         new(Directory.GetFiles(Path.Combine(Paths.RepoRoot, "tests", "Blockbuster.Tests", "FuzzRegressions")).Order());
+
+    /// <summary>
+    /// A failed read closes its file. AFL++ found the .bin reader leaving a non-zip file open (and, .NET's file
+    /// locks being per process, unwritable by the same process) for good: a server or an app retrying hits that.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ReaderNames))]
+    public void A_failed_read_leaves_no_file_open(string reader)
+    {
+        using var dir = new TempDir();
+        var r = Readers.Named(reader);
+        var path = dir.File(r.FileName);
+        foreach (var junk in new[] { "not a model file \0\u00ff"u8.ToArray(), [0x50, 0x4b, 0x03, 0x04, 1, 2, 3], [0xff, 0xfe, 0, 0, 0, 0, 0, 0, 9] })
+        {
+            File.WriteAllBytes(path, junk);
+            try { r.Read(path); } catch (Exception e) when (IsReported(e)) { }
+            using var exclusive = File.Open(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);   // throws if a reader still holds it
+        }
+    }
+
+    public static TheoryData<string> ReaderNames() => new(Readers.All.Select(r => r.Name));
 }

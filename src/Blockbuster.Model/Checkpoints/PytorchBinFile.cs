@@ -18,7 +18,10 @@ public static class PytorchBinFile
         Hashtable table;
         try
         {
-            table = PyTorchUnpickler.UnpickleStateDict(path);
+            // Our stream, closed however the read ends: PyBridge's path overload leaks its FileStream when the
+            // file is not a zip (found by fuzzing: the file then stays locked for the rest of the process).
+            using var stream = File.OpenRead(path);
+            table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true);
         }
         catch (PickleException e)
         {

@@ -51,7 +51,8 @@ public static class SafetensorsFile
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(Encoding.UTF8.GetString(header)) as JsonObject
+            // A repeated key is refused while parsing (fuzzing found JsonObject throwing ArgumentException on it later).
+            root = JsonNode.Parse(Encoding.UTF8.GetString(header), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                    ?? throw new ModelFormatException($"{path}: safetensors header is not a JSON object.");
         }
         catch (JsonException e)
