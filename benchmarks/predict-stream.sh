@@ -10,8 +10,9 @@ lines=${2:-10000000}
 interval=${3:-60}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-dotnet build src/Blockbuster.Cli -c Release --nologo -v quiet >/dev/null
-cli=src/Blockbuster.Cli/bin/Release/net10.0/blockbuster
+# BLOCKBUSTER names another build of the CLI (a copy: rebuilding the one that runs would change it mid-run).
+if [ -z "${BLOCKBUSTER:-}" ]; then dotnet build src/Blockbuster.Cli -c Release --nologo -v quiet >/dev/null; fi
+cli=${BLOCKBUSTER:-src/Blockbuster.Cli/bin/Release/net10.0/blockbuster}
 python3 - "$work/lines.txt" "$lines" <<'PY'
 import csv, itertools, re, sys
 sentences = []
@@ -37,4 +38,5 @@ done
 wait "$pid" && rc=0 || rc=$?
 answered=$(wc -l < "$work/out.txt")
 seconds=$(( $(date +%s) - start ))
+[ "$rc" -eq 0 ] || { cp "$work/err.txt" "${PREDICT_STREAM_ERR:-/tmp/predict-stream.err}"; echo "stderr kept in ${PREDICT_STREAM_ERR:-/tmp/predict-stream.err}" >&2; }
 printf 'exit %d; %d lines answered in %d s (%d lines/s); peak sampled RSS %d MB\n' "$rc" "$answered" "$seconds" $(( answered / (seconds > 0 ? seconds : 1) )) "$peak"

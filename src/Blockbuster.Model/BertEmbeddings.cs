@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -41,10 +42,11 @@ public sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor inputIds, Tensor tokenTypeIds)
     {
         long T = inputIds.shape[1];
-        var positionIds = arange(T, dtype: ScalarType.Int64, device: inputIds.device);        // (T)
+        using var length = T.ToScalar();                                                       // alive through the call (see Scalars)
+        var positionIds = arange(Scalars.Zero, length, Scalars.One, ScalarType.Int64, inputIds.device);   // (T)
         var embeddings = word_embeddings.call(inputIds)
-                         + position_embeddings.call(positionIds)                           // broadcast over B
-                         + token_type_embeddings.call(tokenTypeIds);
+                         .add(position_embeddings.call(positionIds), Scalars.One)          // broadcast over B
+                         .add(token_type_embeddings.call(tokenTypeIds), Scalars.One);
         return dropout.call(LayerNorm.call(embeddings));
     }
 }

@@ -45,7 +45,7 @@ public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, (Tensor LastHi
     {
         if (attentionMask.all().item<bool>()) return null;
         long B = attentionMask.shape[0], T = attentionMask.shape[1];
-        var padding = attentionMask.eq(0).view(B, 1, 1, T);
-        return zeros(B, 1, 1, T, Autocast.Dtype ?? ScalarType.Float32, attentionMask.device).masked_fill_(padding, float.NegativeInfinity);
+        var padding = attentionMask.eq(Scalars.Zero).view(B, 1, 1, T);
+        return zeros(B, 1, 1, T, Autocast.Dtype ?? ScalarType.Float32, attentionMask.device).masked_fill_(padding, Scalars.NegativeInfinity);
     }
 }

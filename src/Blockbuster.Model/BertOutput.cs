@@ -19,5 +19,5 @@ public sealed class BertOutput : nn.Module<Tensor, Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor intermediate, Tensor input) =>
-        LayerNorm.call(Autocast.Float(dropout.call(Autocast.Linear(dense, intermediate)) + input));
+        LayerNorm.call(Autocast.Float(dropout.call(Autocast.Linear(dense, intermediate)).add(input, Scalars.One)));
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Blockbuster.Model;
@@ -33,6 +34,7 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
     readonly int numHeads;
     readonly int headSize;
     readonly double attentionDropout;
+    readonly Scalar queryScale, dropoutRescale;   // 1/√hs and 1/(1-p), held for the module's life (see Scalars)
 
     public BertSelfAttention(BertConfig config) : base(nameof(BertSelfAttention))
     {
@@ -43,6 +45,8 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
         numHeads = config.NumAttentionHeads;
         headSize = config.HeadSize;
         attentionDropout = config.AttentionProbsDropoutProb;
+        queryScale = (1.0 / Math.Sqrt(headSize)).ToScalar();
+        dropoutRescale = (1.0 / (1.0 - attentionDropout)).ToScalar();
         RegisterComponents();
     }
 
@@ -71,8 +75,8 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
     {
         // Scaling q (B, nh, T, hs) costs T/hs times less than scaling the scores; adding the bias in place is
         // safe for autograd (matmul's backward needs q and k, not its output).
-        var scores = q.mul(1.0 / Math.Sqrt(headSize)).matmul(k.transpose(-1, -2));             // (B, nh, T, T)
-        if (attentionBias is not null) scores.add_(attentionBias);
+        var scores = q.mul(queryScale).matmul(k.transpose(-1, -2));                             // (B, nh, T, T)
+        if (attentionBias is not null) scores.add_(attentionBias, Scalars.One);
         var probabilities = scores.softmax(-1);                                                 // fp32 inside the kernel
         return training && attentionDropout > 0 ? DropoutThenValues(probabilities, v) : probabilities.matmul(v);
     }
@@ -87,6 +91,6 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
         if (probabilities.device.type != TorchSharp.DeviceType.CPU)   // CUDA: libtorch's dropout, on the device
             return nn.functional.dropout(probabilities, attentionDropout, training: true).matmul(v);
         var keep = FastDropout.KeepMask(probabilities.shape, attentionDropout, probabilities.dtype, probabilities.device);
-        return (probabilities * keep).matmul(v).mul_(1.0 / (1.0 - attentionDropout));
+        return (probabilities * keep).matmul(v).mul_(dropoutRescale);
     }
 }

@@ -19,5 +19,5 @@ public sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor hidden, Tensor input) =>
-        LayerNorm.call(Autocast.Float(dropout.call(Autocast.Linear(dense, hidden)) + input));
+        LayerNorm.call(Autocast.Float(dropout.call(Autocast.Linear(dense, hidden)).add(input, Scalars.One)));
 }

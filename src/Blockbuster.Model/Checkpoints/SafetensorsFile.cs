@@ -150,25 +150,26 @@ public static class SafetensorsFile
     /// <summary>
     /// Writes tensors with <c>{"format": "pt"}</c> metadata (transformers checks it), keys sorted, data
     /// 8-byte aligned as the reference writer does. Written to a temporary file and renamed into place.
+    /// Each tensor's bytes go from its own storage to the file (a CPU tensor is not copied at all): a checkpoint
+    /// used to gather managed copies of every tensor first, hundreds of MB on the large-object heap per save
+    /// for a full fine-tune's model and optimizer state.
     /// </summary>
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors)
     {
         var names = tensors.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
         var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
-        var blobs = new List<byte[]>();
         long offset = 0;
         foreach (var name in names)
         {
-            using var cpu = tensors[name].detach().cpu().contiguous();
-            var bytes = cpu.bytes.ToArray();
+            var tensor = tensors[name];
+            long bytes = tensor.numel() * tensor.ElementSize;
             header[name] = new JsonObject
             {
-                ["dtype"] = DtypeName(cpu.dtype),
-                ["shape"] = new JsonArray(cpu.shape.Select(d => (JsonNode)d).ToArray()),
-                ["data_offsets"] = new JsonArray(offset, offset + bytes.Length),
+                ["dtype"] = DtypeName(tensor.dtype),
+                ["shape"] = new JsonArray(tensor.shape.Select(d => (JsonNode)d).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + bytes),
             };
-            blobs.Add(bytes);
-            offset += bytes.Length;
+            offset += bytes;
         }
         var headerBytes = Encoding.UTF8.GetBytes(header.ToJsonString());
         int padding = (8 - headerBytes.Length % 8) % 8;
@@ -180,8 +181,22 @@ public static class SafetensorsFile
             stream.Write(prefix);
             stream.Write(headerBytes);
             for (int i = 0; i < padding; i++) stream.WriteByte((byte)' ');
-            foreach (var blob in blobs) stream.Write(blob);
+            foreach (var name in names) WriteData(stream, tensors[name]);
         });
+    }
+
+    /// <summary>A tensor's bytes in row-major order, from a contiguous CPU view of it, in slices of at most 1 GB (Tensor.bytes spans up to 2 GB).</summary>
+    static void WriteData(Stream stream, Tensor tensor)
+    {
+        using var cpu = tensor.detach().cpu().contiguous();
+        if (cpu.numel() == 0) return;
+        using var flat = cpu.view(-1);
+        long perSlice = (1L << 30) / cpu.ElementSize, elements = flat.shape[0];
+        for (long start = 0; start < elements; start += perSlice)
+        {
+            using var slice = flat.narrow(0, start, Math.Min(perSlice, elements - start));
+            stream.Write(slice.bytes);
+        }
     }
 
     static string DtypeName(ScalarType type) => type switch

@@ -19,6 +19,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 
     public double Scaling { get; }
     public bool Merged { get; private set; }
+    readonly Scalar scaling;   // Scaling, held for the module's life (see Scalars)
 
     public LoraLinear(nn.Module<Tensor, Tensor> baseLayer, LoraConfig config) : base(nameof(LoraLinear))
     {
@@ -33,6 +34,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         lora_B = nn.Linear(config.R, outFeatures, hasBias: false);
         lora_dropout = new FastDropout(config.Dropout);
         Scaling = config.Scaling;
+        scaling = Scaling.ToScalar();
         RegisterComponents();
 
         foreach (var p in base_layer.parameters()) p.requires_grad = false;
@@ -52,18 +54,18 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         var result = Autocast.Linear(base_layer, x);
         if (Merged) return result;
         var update = Autocast.Linear(lora_B, Autocast.Linear(lora_A, lora_dropout.call(x)));
-        return result + update * Scaling;
+        return result.add(update.mul(scaling), Scalars.One);
     }
 
     /// <summary>ΔW = B·A·scaling, shape (out, in), fp32.</summary>
-    public Tensor DeltaWeight() => lora_B.weight!.matmul(lora_A.weight!).mul(Scaling);
+    public Tensor DeltaWeight() => lora_B.weight!.matmul(lora_A.weight!).mul(scaling);
 
     public void Merge()
     {
         if (Merged) return;
         using var _ = no_grad();
         using var delta = DeltaWeight();
-        PlainBase.weight!.add_(delta);
+        PlainBase.weight!.add_(delta, Scalars.One);
         Merged = true;
     }
 

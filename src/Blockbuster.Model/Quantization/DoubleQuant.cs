@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Blockbuster.Model.Quantization;
@@ -68,6 +69,7 @@ public static class DoubleQuant
         var map = tensor(quantMap ?? DynamicMap, device: codes.device);
         var values = map.index_select(0, codes.reshape(-1).to(ScalarType.Int64));
         var perElement = nestedAbsmax.repeat_interleave(BlockSize)[..(int)n];
-        return (values * perElement + offset).MoveToOuterDisposeScope();
+        using var offsetScalar = offset.ToScalar();   // kept alive through the call (see Scalars)
+        return (values * perElement).add_(offsetScalar, Scalars.One).MoveToOuterDisposeScope();
     }
 }

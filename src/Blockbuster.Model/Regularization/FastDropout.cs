@@ -1,3 +1,4 @@
+using TorchSharp;
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
@@ -28,7 +29,8 @@ public sealed class FastDropout(double p) : nn.Module<Tensor, Tensor>(nameof(Fas
             return x * mask.to(x.device);
         }
         // bf16/fp16 cannot hold 1/(1-p) exactly (bf16 rounds 1.111 to 1.109): exact 0/1 mask, then scale.
-        return (x * KeepMask(x.shape, p, x.dtype, x.device, random)).mul_(1.0 / (1.0 - p));
+        using var rescale = (1.0 / (1.0 - p)).ToScalar();   // kept alive through the call (see Scalars)
+        return (x * KeepMask(x.shape, p, x.dtype, x.device, random)).mul_(rescale);
     }
 
     /// <summary>

@@ -42,6 +42,12 @@ public sealed class TrainingRun : IDisposable
     readonly List<string> log = [];   // training_log.jsonl: the run's one history; the curves are drawn from it
     readonly Stopwatch clock = Stopwatch.StartNew();
     readonly Stopwatch sinceSave = Stopwatch.StartNew();
+
+    /// <summary>
+    /// Free heap pages go back to the kernel this often (and around evaluations and saves): with glibc keeping large
+    /// blocks in the heap for speed, fragmentation across batch shapes otherwise only ever grows the resident size.
+    /// </summary>
+    const int ReleaseMemoryEverySteps = 100;
     TrainerState state;
     BestModel? best;
     long tokensTotal;
@@ -240,6 +246,7 @@ public sealed class TrainingRun : IDisposable
                 bool epochEnds = m + inStep >= batches.Count;
                 if (!epochEnds && (globalStep % o.SaveSteps == 0 || sinceSave.Elapsed.TotalMinutes >= o.SaveMinutes))
                     Save(Now(epoch, m + inStep));
+                else if (globalStep % ReleaseMemoryEverySteps == 0) NativeMemory.ReleaseFreePages();
             }
 
             var metrics = Evaluate(epoch, globalStep);
@@ -303,12 +310,14 @@ public sealed class TrainingRun : IDisposable
     /// </summary>
     ClassificationMetrics Evaluate(int epoch, int globalStep)
     {
+        NativeMemory.ReleaseFreePages();   // training's free blocks, before the evaluation's own allocations
         var evalProgress = new SyncProgress<int>(done =>
         {
             if (done >= test.Count / 2) CrashPoints.Reach("eval");
             progress?.Report(new EvaluationProgress(epoch, done, test.Count));
         });
         var (metrics, _) = predictor.Evaluate(testEncodings, test.Labels, evalProgress, CancellationToken.None);
+        NativeMemory.ReleaseFreePages();   // and the evaluation's, before training's
         model.train();
         Log(new JsonObject
         {
@@ -351,6 +360,7 @@ public sealed class TrainingRun : IDisposable
             : new Dictionary<string, IReadOnlyDictionary<string, Tensor>> { [TeacherTargets.CacheFile] = new Dictionary<string, Tensor> { ["logits"] = TeacherTargets.ToTensor(teacherLogits) } };
         OutputFolder.Write(o.Output, new OutputFolder.Snapshot(model, o, baseFolder, baseModelName, split, log, s, metrics, optimizer,
             best?.Merged, best?.Adapter, WritesAdapter, BestCheckpointFiles(), extra));
+        NativeMemory.ReleaseFreePages();
         sinceSave.Restart();
     }
 
