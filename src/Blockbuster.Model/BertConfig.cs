@@ -59,7 +59,7 @@ public sealed record BertConfig
         }
         catch (JsonException e)
         {
-            throw new ModelFormatException($"{path}: not a valid config.json ({e.Message}).");
+            throw new ModelFormatException($"{path}: not a valid config.json ({ExceptionText.Clause(e)}).");
         }
         if (config is null) throw new ModelFormatException($"{path}: empty config.json.");
         config.Validate(path);

@@ -127,6 +127,7 @@ public class FuzzTests
         Assert.NotNull(e);
         Assert.True(IsReported(e), $"{Path.GetFileName(file)}: {e.GetType().Name}: {e.Message}");
         Assert.DoesNotContain('\n', e.Message);
+        Assert.DoesNotContain(".).", e.Message);   // an inner message quoted as a clause, not as a sentence
     }
 
     public static TheoryData<string> Regressions() =>

@@ -25,13 +25,13 @@ public static class PytorchBinFile
         }
         catch (PickleException e)
         {
-            throw new ModelFormatException($"{path}: refused to load: the pickle asks for something other than tensors ({FirstLine(e.Message)}). Convert it to safetensors.");
+            throw new ModelFormatException($"{path}: refused to load: the pickle asks for something other than tensors ({ExceptionText.Clause(e)}). Convert it to safetensors.");
         }
         catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
         {
             // The unpickler and the zip reader fail in many ways on a damaged file (fuzzing found an
             // IndexOutOfRangeException in load_dict): any of them is a file we cannot read, not a crash.
-            throw new ModelFormatException($"{path}: not a readable PyTorch state dict ({FirstLine(e.Message)}).");
+            throw new ModelFormatException($"{path}: not a readable PyTorch state dict ({ExceptionText.Clause(e)}).");
         }
 
         var result = new Dictionary<string, Tensor>();
@@ -49,6 +49,4 @@ public static class PytorchBinFile
         foreach (var (key, tensor) in tensors) table[key] = tensor.detach().cpu().contiguous();
         AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, table, leaveOpen: true));
     }
-
-    static string FirstLine(string message) => message.Split('\n')[0].Trim();
 }

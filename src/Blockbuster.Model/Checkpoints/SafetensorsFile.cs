@@ -57,7 +57,7 @@ public static class SafetensorsFile
         }
         catch (JsonException e)
         {
-            throw new ModelFormatException($"{path}: safetensors header is not valid JSON ({e.Message}).");
+            throw new ModelFormatException($"{path}: safetensors header is not valid JSON ({ExceptionText.Clause(e)}).");
         }
 
         long dataBytes = length - 8 - (long)headerBytes;

@@ -126,7 +126,7 @@ public sealed partial class HubClient(HubOptions options, HttpClient? http = nul
             }
             catch (TransientDownloadException e)
             {
-                throw new ModelFormatException($"{repo}: downloading {file} from {options.Endpoint} failed {options.Retries + 1} times ({e.Message}); the partial file is kept and the next run resumes it.");
+                throw new ModelFormatException($"{repo}: downloading {file} from {options.Endpoint} failed {options.Retries + 1} times ({ExceptionText.Clause(e)}); the partial file is kept and the next run resumes it.");
             }
         }
     }
@@ -151,7 +151,7 @@ public sealed partial class HubClient(HubOptions options, HttpClient? http = nul
         }
         catch (HttpRequestException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostNotFound or SocketError.TryAgain })
         {
-            throw new ModelFormatException($"Could not reach the Hugging Face Hub at {options.Endpoint} for {repo} ({e.Message}), and {file} is not in the cache; pass a local model folder with `model` PATH.");
+            throw new ModelFormatException($"Could not reach the Hugging Face Hub at {options.Endpoint} for {repo} ({ExceptionText.Clause(e)}), and {file} is not in the cache; pass a local model folder with `model` PATH.");
         }
         catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
@@ -209,7 +209,7 @@ public sealed partial class HubClient(HubOptions options, HttpClient? http = nul
             }
             catch (IOException e)
             {
-                throw new TransientDownloadException($"connection lost after {received} bytes ({e.Message})", e);
+                throw new TransientDownloadException($"connection lost after {received} bytes ({ExceptionText.Clause(e)})", e);
             }
             if (total is { } expected && received != expected)
                 throw new TransientDownloadException($"ended after {received} of {expected} bytes");

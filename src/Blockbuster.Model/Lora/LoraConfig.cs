@@ -61,7 +61,7 @@ public sealed record LoraConfig
     {
         LoraConfig? config;
         try { config = JsonSerializer.Deserialize<LoraConfig>(File.ReadAllText(path), JsonOptions); }
-        catch (JsonException e) { throw new ModelFormatException($"{path}: not a valid adapter_config.json ({e.Message})."); }
+        catch (JsonException e) { throw new ModelFormatException($"{path}: not a valid adapter_config.json ({ExceptionText.Clause(e)})."); }
         if (config is null) throw new ModelFormatException($"{path}: empty adapter_config.json.");
         if (config.PeftType != "LORA") throw new ModelFormatException($"{path}: peft_type '{config.PeftType}' is not supported (only LORA).");
         config = config with { ModulesToSave = config.ModulesToSave ?? ["classifier", "score"] };   // PEFT writes null for a SEQ_CLS default

@@ -18,6 +18,9 @@ public static class Nf4Quantizer
             LayerSwap.Replace(parent, field, quantized);
             linear.Dispose();
         }
+        // The full-precision weights just freed would otherwise stay resident in the heap (NativeMemory), and the
+        // 4-bit base would save no memory at all.
+        NativeMemory.ReleaseFreePages();
         return model;
     }
 }

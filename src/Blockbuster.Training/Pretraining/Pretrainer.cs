@@ -35,7 +35,7 @@ public static class Pretrainer
         var precision = PrecisionPolicy.Resolve(o.Precision, device);
 
         progress?.Report(new TrainingStage("Reading texts"));
-        var texts = ReadTexts(o);
+        IReadOnlyList<string> texts = ReadTexts(o);
         progress?.Report(new TrainingStage($"Resolving model {o.Model}"));
         var baseFolder = await ModelFolder.ResolveBaseAsync(hub, o.Model, o.FromScratch, null, cancellationToken).ConfigureAwait(false);
         var config = BertConfig.Load(Path.Combine(baseFolder, ModelFolder.Config)) with { Id2Label = null, Label2Id = null };
@@ -46,6 +46,7 @@ public static class Pretrainer
 
         progress?.Report(new TrainingStage($"Tokenizing {texts.Count:N0} texts into blocks of {o.MaxLength}"));
         var blocks = MlmBlocks.Build(texts, tokenizer, o.MaxLength, o.Threads, cancellationToken);
+        texts = [];   // a local that crosses an await lives as long as the method: let the ~100k strings go
         // A seeded shuffle of the blocks; the last HeldOutBlocks of it are held out for the masked-token report.
         var order = Enumerable.Range(0, blocks.Count).ToArray();
         new Random(o.Seed).Shuffle(order);
@@ -153,10 +154,15 @@ public static class Pretrainer
                 bool epochEnd = b + 1 == stepsPerEpoch;
                 if (epochEnd || globalStep % o.SaveSteps == 0)
                 {
+                    // The heap keeps freed blocks resident (NativeMemory); hand them back around each phase, as train does.
+                    NativeMemory.ReleaseFreePages();
                     if (heldOut > 0) Evaluate(epochProgress);
+                    NativeMemory.ReleaseFreePages();
                     model.train();
                     Save(epochEnd ? Now(epoch + 1, 0) : Now(epoch, b + 1));
+                    NativeMemory.ReleaseFreePages();
                 }
+                else if (globalStep % TrainingRun.ReleaseMemoryEverySteps == 0) NativeMemory.ReleaseFreePages();
             }
         }
         return new PretrainResult(o.Output, last?.Loss, last?.Accuracy, false, globalStep, TimeSpan.FromSeconds(previousSeconds) + clock.Elapsed,

@@ -1,3 +1,4 @@
+using Blockbuster.Model;
 using System.Text.Json;
 
 namespace Blockbuster.Training.Tokenization;
@@ -24,7 +25,7 @@ public sealed record BertTokenizerOptions
         if (tokenizerConfigPath is null || !File.Exists(tokenizerConfigPath)) return options;
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllText(tokenizerConfigPath)); }
-        catch (JsonException e) { throw new FormatException($"{tokenizerConfigPath}: not valid JSON ({e.Message})."); }
+        catch (JsonException e) { throw new FormatException($"{tokenizerConfigPath}: not valid JSON ({ExceptionText.Clause(e)})."); }
         using (doc)
         {
             var root = doc.RootElement;

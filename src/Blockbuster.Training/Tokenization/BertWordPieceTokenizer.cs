@@ -92,7 +92,7 @@ public sealed class BertWordPieceTokenizer
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException)
         {
-            throw new ModelFormatException($"{name}: not a usable WordPiece vocabulary ({e.Message.Split('\n')[0]}).");
+            throw new ModelFormatException($"{name}: not a usable WordPiece vocabulary ({ExceptionText.Clause(e)}).");
         }
         return new BertWordPieceTokenizer(wordPiece, vocab, options);
     }

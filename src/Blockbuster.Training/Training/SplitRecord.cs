@@ -1,3 +1,4 @@
+using Blockbuster.Model;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -35,7 +36,7 @@ public sealed record SplitRecord
         }
         catch (JsonException e)
         {
-            throw new Data.DataFormatException($"{path}: not a valid split file ({e.Message}).");
+            throw new Data.DataFormatException($"{path}: not a valid split file ({ExceptionText.Clause(e)}).");
         }
     }
 }

@@ -47,7 +47,7 @@ public sealed class TrainingRun : IDisposable
     /// Free heap pages go back to the kernel this often (and around evaluations and saves): with glibc keeping large
     /// blocks in the heap for speed, fragmentation across batch shapes otherwise only ever grows the resident size.
     /// </summary>
-    const int ReleaseMemoryEverySteps = 100;
+    internal const int ReleaseMemoryEverySteps = 100;
     TrainerState state;
     BestModel? best;
     long tokensTotal;
