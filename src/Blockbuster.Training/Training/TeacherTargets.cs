@@ -54,7 +54,12 @@ public static class TeacherTargets
         var probabilities = predictor.Probabilities(encodings, new SyncProgress<int>(done => progress?.Report(new EvaluationProgress(-1, done, texts.Count))), ct);
         var positive = SentimentLabel.PositiveIndex(model.Config.Labels);
         // Stored in the data's label order (0 negative, 1 positive), whatever the teacher's ids.
-        return probabilities.Select(p => new[] { MathF.Log(Math.Max(p[1 - positive], 1e-30f)), MathF.Log(Math.Max(p[positive], 1e-30f)) }).ToArray();
+        var logProbabilities = probabilities.Select(p => new[] { MathF.Log(Math.Max(p[1 - positive], 1e-30f)), MathF.Log(Math.Max(p[positive], 1e-30f)) }).ToArray();
+        // The teacher's weights and its scoring's free heap blocks go back to the kernel before the student trains
+        // (NativeMemory: the heap would otherwise keep them resident for the whole run).
+        model.Dispose();
+        NativeMemory.ReleaseFreePages();
+        return logProbabilities;
     }
 
     public static Tensor ToTensor(float[][] logits) => tensor(logits.SelectMany(r => r).ToArray(), [logits.Length, 2]);
