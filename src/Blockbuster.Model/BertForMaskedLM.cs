@@ -27,12 +27,19 @@ public sealed class BertForMaskedLM : nn.Module<Tensor, Tensor, Tensor, Tensor, 
 
     /// <param name="maskedPositions">(N) int64 indices into the flattened (B·T) positions whose tokens are predicted</param>
     /// <returns>logits (N, vocab) fp32</returns>
-    public override Tensor forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds, Tensor maskedPositions)
+    public override Tensor forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds, Tensor maskedPositions) =>
+        Predict(MaskedHidden(inputIds, attentionMask, tokenTypeIds, maskedPositions));
+
+    /// <returns>the encoder's hidden states (N, H) at the masked positions, in the compute dtype under autocast</returns>
+    public Tensor MaskedHidden(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds, Tensor maskedPositions)
     {
         var hidden = bert.Encode(inputIds, attentionMask, tokenTypeIds);                    // (B, T, H)
-        var picked = hidden.reshape(-1, Config.HiddenSize).index_select(0, maskedPositions); // (N, H)
-        return cls.predictions.call(picked, bert.embeddings.word_embeddings.weight!);
+        return hidden.reshape(-1, Config.HiddenSize).index_select(0, maskedPositions);       // (N, H)
     }
+
+    /// <param name="maskedHidden">(N, H) from <see cref="MaskedHidden"/>, or some of its rows</param>
+    /// <returns>logits (N, vocab) fp32</returns>
+    public Tensor Predict(Tensor maskedHidden) => cls.predictions.call(maskedHidden, bert.embeddings.word_embeddings.weight!);
 }
 
 /// <summary>transformers' BertOnlyMLMHead: just <c>predictions</c>.</summary>

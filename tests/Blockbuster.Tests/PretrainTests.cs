@@ -124,3 +124,44 @@ public class PretrainTests
         Assert.Contains("pooler", model.LoraConfig!.ModulesToSave);
     }
 }
+
+/// <summary>The masked-LM head run in chunks gives the loss and gradients of one pass over all positions.</summary>
+[Collection("torch-global-state")]
+public class ChunkedMlmLossTests
+{
+    [Fact]
+    public void Chunks_give_the_loss_and_gradients_of_one_pass()
+    {
+        var config = TinyModels.Config() with { MaxPositionEmbeddings = 128, HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
+        var blocks = Enumerable.Range(0, 160).Select(b => new[] { 2 }.Concat(Enumerable.Range(0, 62).Select(t => 5 + (b * 7 + t * 3) % 115)).Append(3).ToArray()).ToList();
+        var batch = new MlmMasking(0.15, maskId: 4, vocabSize: 120, new HashSet<int> { 0, 1, 2, 3, 4 }).Mask(blocks, seed: 1, epoch: 0, batch: 0);
+        Assert.True(batch.Positions.Length > 2 * ChunkedMlmLoss.ChunkRows);   // three chunks, the last one mostly padding
+        var fp32 = PrecisionPolicy.Resolve("fp32", TorchSharp.torch.CPU);
+
+        (double Loss, float[] Gradients) Run(Func<BertForMaskedLM, double> step)
+        {
+            TorchSharp.torch.manual_seed(11);
+            using var model = new BertForMaskedLM(config);
+            model.train();
+            double loss = step(model);
+            var gradients = model.parameters().Where(p => p.grad is not null).SelectMany(p => p.grad!.data<float>().ToArray()).ToArray();
+            return (loss, gradients);
+        }
+
+        var chunked = Run(m => ChunkedMlmLoss.Backward(m, batch, 160, 64, TorchSharp.torch.CPU, fp32, null));
+        var onePass = Run(m =>
+        {
+            // The plain way: every position's logits at once, cross-entropy's mean over the real ones.
+            var ids = TorchSharp.torch.tensor(batch.InputIds, [160, 64]);
+            var logits = m.call(ids, TorchSharp.torch.ones_like(ids), TorchSharp.torch.zeros_like(ids), TorchSharp.torch.tensor(batch.Positions));
+            var loss = TorchSharp.torch.nn.functional.cross_entropy(logits, TorchSharp.torch.tensor(batch.Labels), ignore_index: MlmMasking.IgnoreIndex);
+            loss.backward();
+            return loss.item<float>();
+        });
+        Assert.Equal(onePass.Loss, chunked.Loss, 4);
+        Assert.Equal(onePass.Gradients.Length, chunked.Gradients.Length);
+        double largest = onePass.Gradients.Max(Math.Abs);
+        for (int i = 0; i < onePass.Gradients.Length; i++)
+            Assert.True(Math.Abs(onePass.Gradients[i] - chunked.Gradients[i]) <= 1e-5 * largest + 1e-7, $"gradient {i}: {onePass.Gradients[i]} vs {chunked.Gradients[i]}");
+    }
+}

@@ -130,11 +130,7 @@ public static class Pretrainer
                 double lr = schedule.LearningRate(globalStep);
                 double stepLoss;
                 using (NewDisposeScope())
-                {
-                    var loss = MaskedLoss(model, masking.Mask(members, o.Seed, epoch, b), members.Count, o.MaxLength, device, precision, out _);
-                    (scaler is null ? loss : scaler.ScaleLoss(loss)).backward();
-                    stepLoss = loss.item<float>();
-                }
+                    stepLoss = ChunkedMlmLoss.Backward(model, masking.Mask(members, o.Seed, epoch, b), members.Count, o.MaxLength, device, precision, scaler);
                 bool skipped = !OptimizerStep.Take(parameters, optimizer, scaler, lr, o.MaxGradNorm);
                 globalStep++;
                 long tokens = (long)members.Count * o.MaxLength;
