@@ -38,7 +38,7 @@ public static class ChunkedMlmLoss
             long end = Math.Min(n, start + chunkRows);
             Tensor logits;
             using (Autocast.Enable(precision.ComputeDtype))
-                logits = model.Predict(leaf.narrow(0, start, end - start));                                     // (rows, V) fp32
+                logits = model.Predict(leaf.narrow(0, start, end - start));   // (rows, V) fp32
             // Summed and divided by all real positions: the chunks add up to the mean over the whole batch.
             var chunkLoss = nn.functional.cross_entropy(logits, labels.narrow(0, start, end - start), ignore_index: MlmMasking.IgnoreIndex,
                                                         reduction: nn.Reduction.Sum).div(realPositions);
