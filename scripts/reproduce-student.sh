@@ -3,7 +3,7 @@
 #   card:       seed-42 80/20 split of imdb.csv; the teacher and the student never see its 10,000 held-out reviews
 #   literature: the dataset's own halves; teacher and student train on imdb_train.csv (+ imdb_unsup.csv) only and
 #               are scored once on imdb_test.csv
-# Each stage prints its wall time and metrics. Stages are resumable: a finished stage (metrics.json present) is
+# Each stage prints its wall time, peak memory (GNU time's maximum resident set size) and metrics. Stages are resumable: a finished stage (metrics.json present) is
 # skipped, an interrupted one continues from its last checkpoint with --resume. Hours on 2 cores; run it in the
 # background (nohup scripts/reproduce-student.sh RUNS_DIR &) and run it again after a stop.
 #   scripts/reproduce-student.sh [RUNS_DIR]      (default ./runs)
@@ -14,6 +14,12 @@ shared=$(realpath ../shared)
 mkdir -p "$runs"
 dotnet build -c Release src/Blockbuster.Cli --nologo -v quiet
 bb="$PWD/src/Blockbuster.Cli/bin/Release/net10.0/blockbuster"
+peak="$runs/.peak-kb"
+# measured CMD...: runs CMD under GNU time when it is installed, so a stage can report its peak resident memory.
+measured() {
+  if [ -x /usr/bin/time ]; then /usr/bin/time -q -f %M -o "$peak" "$@"; else rm -f "$peak"; "$@"; fi
+}
+peak_text() { if [ -s "$peak" ]; then echo ", peak RSS $(( $(tail -n 1 "$peak") / 1024 )) MB"; fi; }
 
 teacher_options=(--model "$shared/models/all-MiniLM-L6-v2" --max-length 256 --epochs 1 --lr 1e-3 --warmup-ratio 0.1
                  --lora-targets query,key,value,dense)
@@ -26,12 +32,12 @@ stage() {
   local start=$SECONDS
   if [ -f "$output/checkpoint/trainer_state.json" ]; then
     echo "== $name: resuming $output"
-    "$bb" "$command" --output "$output" --resume
+    measured "$bb" "$command" --output "$output" --resume
   else
     echo "== $name: blockbuster $command $* --output $output"
-    "$bb" "$command" "$@" --output "$output" --overwrite
+    measured "$bb" "$command" "$@" --output "$output" --overwrite
   fi
-  echo "== $name: $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s"
+  echo "== $name: $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s$(peak_text)"
 }
 score() {
   local name=$1 model=$2; shift 2
