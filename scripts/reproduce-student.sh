@@ -7,10 +7,14 @@
 # skipped, an interrupted one continues from its last checkpoint with --resume. Hours on 2 cores; run it in the
 # background (nohup scripts/reproduce-student.sh RUNS_DIR &) and run it again after a stop.
 #   scripts/reproduce-student.sh [RUNS_DIR]      (default ./runs)
+# The data and all-MiniLM-L6-v2 are read from ../shared beside the clone, or from $BLOCKBUSTER_SHARED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=$(realpath -m "${1:-./runs}")
-shared=$(realpath ../shared)
+shared=$(realpath -m "${BLOCKBUSTER_SHARED:-../shared}")
+for f in data/imdb.csv data/imdb_train.csv data/imdb_test.csv data/imdb_unsup.csv models/all-MiniLM-L6-v2/config.json; do
+  [ -e "$shared/$f" ] || { echo "reproduce-student.sh: $shared/$f not found; set BLOCKBUSTER_SHARED to the shared folder." >&2; exit 2; }
+done
 mkdir -p "$runs"
 dotnet build -c Release src/Blockbuster.Cli --nologo -v quiet
 bb="$PWD/src/Blockbuster.Cli/bin/Release/net10.0/blockbuster"
