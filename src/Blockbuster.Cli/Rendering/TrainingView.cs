@@ -1,3 +1,4 @@
+using System.Globalization;
 using Blockbuster.Model.Hub;
 using Blockbuster.Training;
 using Blockbuster.Training.Evaluation;
@@ -37,7 +38,7 @@ public sealed class TrainingView(string unit = "reviews") : IDisposable
                 var mode = s.Lora ? "LoRA" : "full fine-tune";
                 err.MarkupLine($"[grey]•[/] {s.TrainCount:N0} training / {s.TestCount:N0} held-out {unit}{(s.SkippedRows > 0 ? $" ({s.SkippedRows:N0} invalid rows skipped)" : "")}; " +
                                $"{mode}: {s.TrainableParameters:N0} of {s.TotalParameters:N0} parameters trainable");
-                err.MarkupLine($"[grey]•[/] {s.Epochs} epochs × {s.StepsPerEpoch:N0} steps, lr {s.LearningRate:G3} (warmup {s.WarmupSteps} steps), {s.Device}, {s.Precision}" +
+                err.MarkupLine($"[grey]•[/] {Count(s.Epochs, "epoch")} × {Count(s.StepsPerEpoch, "step")}, lr {s.LearningRate.ToString("0.##e-0", CultureInfo.InvariantCulture)} (warmup {Count(s.WarmupSteps, "step")}), {s.Device}, {s.Precision}" +
                                (s.StartStep > 0 ? $", resuming at step {s.StartStep:N0}" : ""));
                 if (s.Load is { ClassifierIsFresh: true }) err.MarkupLine("[grey]•[/] classifier head newly initialised (the checkpoint has none)");
                 if (s.Load is { PoolerIsFresh: true }) err.MarkupLine("[grey]•[/] pooler newly initialised and trained (a masked-LM checkpoint has none)");
@@ -111,6 +112,9 @@ public sealed class TrainingView(string unit = "reviews") : IDisposable
     }
 
     public void Dispose() => ClearLive();
+
+    /// <summary>"1 epoch", "1,250 steps": a count with its noun, plural unless it is one.</summary>
+    static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n:N0} {noun}s";
 
     internal static string Duration(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : t.TotalMinutes >= 1 ? $"{(int)t.TotalMinutes}m{t.Seconds:00}s" : $"{t.TotalSeconds:F1}s";
 
