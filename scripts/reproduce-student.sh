@@ -3,9 +3,10 @@
 #   card:       seed-42 80/20 split of imdb.csv; the teacher and the student never see its 10,000 held-out reviews
 #   literature: the dataset's own halves; teacher and student train on imdb_train.csv (+ imdb_unsup.csv) only and
 #               are scored once on imdb_test.csv
-# Each stage prints its wall time, peak memory (GNU time's maximum resident set size) and metrics. Stages are resumable: a finished stage (metrics.json present) is
-# skipped, an interrupted one continues from its last checkpoint with --resume. Hours on 2 cores; run it in the
-# background (nohup scripts/reproduce-student.sh RUNS_DIR &) and run it again after a stop.
+# Each stage prints its wall time, peak memory (GNU time's maximum resident set size) and metrics. Stages are
+# resumable: a finished stage (metrics.json present) is skipped, an interrupted one continues from its last checkpoint
+# with --resume. Hours on 2 cores; run it in the background (nohup scripts/reproduce-student.sh RUNS_DIR &) and run it
+# again after a stop.
 #   scripts/reproduce-student.sh [RUNS_DIR]      (default ./runs)
 # The data and all-MiniLM-L6-v2 are read from ../shared beside the clone, or from $BLOCKBUSTER_SHARED.
 set -euo pipefail
