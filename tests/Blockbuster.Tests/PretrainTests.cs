@@ -48,6 +48,31 @@ public class PretrainTests
     }
 
     [Fact]
+    public void Cls_words_add_cls_predictions_of_the_first_text_and_leave_the_masks_alone()
+    {
+        var specials = new HashSet<int> { 0, 1, 2, 3, 4 };
+        var masking = new MlmMasking(0.15, maskId: 4, vocabSize: 1000, specials);
+        // Block b: [CLS], a first text of 10 + b words (ids 100 + b·20 …), [SEP], a second text (ids 900 …), [SEP].
+        var blocks = Enumerable.Range(0, 8).Select(b =>
+            new[] { 2 }.Concat(Enumerable.Range(0, 10 + b).Select(t => 100 + b * 20 + t)).Append(3)
+                       .Concat(Enumerable.Range(0, 30 - 10 - b - 3).Select(t => 900 + t)).Append(3).ToArray()).ToList();
+        var plain = masking.Mask(blocks, seed: 5, epoch: 2, batch: 1);
+        var withCls = masking.Mask(blocks, seed: 5, epoch: 2, batch: 1, clsWords: 3);
+        Assert.Equal(plain.InputIds, withCls.InputIds);                                        // the same corruption
+        Assert.Equal(plain.Positions[..plain.Count], withCls.Positions[..plain.Count]);       // the same masked tokens first
+        Assert.Equal(plain.Count + 8 * 3, withCls.Count);
+        foreach (var (position, label) in withCls.Positions.Zip(withCls.Labels).Skip(plain.Count).Take(8 * 3))
+        {
+            Assert.Equal(0, position % 30);                                                   // a [CLS] position
+            int b = (int)position / 30;
+            Assert.InRange(label, 100 + b * 20, 100 + b * 20 + 9 + b);                          // a word of that block's first text
+        }
+        // A different batch draws different words.
+        var other = masking.Mask(blocks, seed: 5, epoch: 2, batch: 2, clsWords: 3);
+        Assert.NotEqual(withCls.Labels[plain.Count..withCls.Count], other.Labels[(other.Count - 8 * 3)..other.Count]);
+    }
+
+    [Fact]
     public void Blocks_are_texts_concatenated_with_sep_and_framed_by_cls_and_sep()
     {
         using var dir = new TempDir();

@@ -24,6 +24,11 @@ public static class PretrainCommand
     internal static readonly Option<bool> Resume = new("--resume") { Description = "continue the run saved in --output from its last checkpoint (with its saved options)" };
     internal static readonly Option<int> MaxLength = new("--max-length") { Description = "tokens per block, [CLS] and [SEP] included", DefaultValueFactory = _ => Defaults.MaxLength };
     internal static readonly Option<double> MlmProbability = new("--mlm-probability") { Description = "fraction of tokens chosen for prediction (80% [MASK], 10% random, 10% kept)", DefaultValueFactory = _ => Defaults.MlmProbability };
+    internal static readonly Option<int> ClsWords = new("--cls-words")
+    {
+        Description = "[CLS] also predicts N words drawn from its block's first text, a bag-of-words summary that a classifier fine-tuned over a frozen base (LoRA) can read; masked LM alone leaves [CLS] untrained",
+        DefaultValueFactory = _ => Defaults.ClsWords,
+    };
     internal static readonly Option<int> Epochs = new("--epochs") { Description = "passes over the blocks", DefaultValueFactory = _ => Defaults.Epochs };
     internal static readonly Option<int> BatchSize = new("--batch-size") { Description = "blocks per optimizer step", DefaultValueFactory = _ => Defaults.BatchSize };
     internal static readonly Option<double> Lr = new("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => Defaults.LearningRate };
@@ -51,7 +56,7 @@ public static class PretrainCommand
               blockbuster pretrain --output ./bert-tiny-imdb --resume
               blockbuster train --data imdb.csv --model ./bert-tiny-imdb
             """);
-        foreach (var option in new Option[] { Data, TrainSplit, Model, FromScratch, Output, Overwrite, Resume, MaxLength, MlmProbability, Epochs, BatchSize,
+        foreach (var option in new Option[] { Data, TrainSplit, Model, FromScratch, Output, Overwrite, Resume, MaxLength, MlmProbability, ClsWords, Epochs, BatchSize,
                      Lr, WarmupRatio, WeightDecay, HeldOutBlocks, SaveSteps, Seed, Limit, Precision, Device, Threads, TextColumn, Encoding })
             command.Options.Add(option);
         command.SetAction(RunAsync);
@@ -62,7 +67,7 @@ public static class PretrainCommand
     {
         Data = p.GetValue(Data) ?? [], TrainSplit = p.GetValue(TrainSplit), Model = p.GetValue(Model)!, FromScratch = p.GetValue(FromScratch),
         Output = p.GetValue(Output)!, Overwrite = p.GetValue(Overwrite), Resume = p.GetValue(Resume), MaxLength = p.GetValue(MaxLength),
-        MlmProbability = p.GetValue(MlmProbability), Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize), LearningRate = p.GetValue(Lr),
+        MlmProbability = p.GetValue(MlmProbability), ClsWords = p.GetValue(ClsWords), Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize), LearningRate = p.GetValue(Lr),
         WarmupRatio = p.GetValue(WarmupRatio), WeightDecay = p.GetValue(WeightDecay), HeldOutBlocks = p.GetValue(HeldOutBlocks),
         SaveSteps = p.GetValue(SaveSteps), Seed = p.GetValue(Seed), Limit = p.GetValue(Limit), Precision = p.GetValue(Precision)!,
         Device = p.GetValue(Device)!, Threads = p.GetValue(Threads), TextColumn = p.GetValue(TextColumn)!,

@@ -25,7 +25,9 @@ public sealed class MlmMasking(double probability, int maskId, int vocabSize, IR
 
     public const long IgnoreIndex = -100;
 
-    public MaskedBatch Mask(IReadOnlyList<int[]> blocks, int seed, int epoch, int batch)
+    /// <param name="clsWords">how many words of its block's first text each block's [CLS] also predicts (0: none);
+    /// drawn from their own random stream, so the masks are the same with or without them</param>
+    public MaskedBatch Mask(IReadOnlyList<int[]> blocks, int seed, int epoch, int batch, int clsWords = 0)
     {
         var random = new Random(HashCode.Combine(seed, epoch, batch, 0x4d4c4d));
         int T = blocks[0].Length;
@@ -45,6 +47,7 @@ public sealed class MlmMasking(double probability, int maskId, int vocabSize, IR
                 if (r < 0.8) input[flat] = maskId;
                 else if (r < 0.9) input[flat] = random.Next(vocabSize);
             }
+        if (clsWords > 0) AddClsWords(blocks, seed, epoch, batch, clsWords, positions, labels);
         if (positions.Count == 0)   // a tiny batch may draw nothing; predict its first ordinary token unchanged
         {
             int first = Array.FindIndex(input, id => !specialIds.Contains((int)id));
@@ -54,5 +57,30 @@ public sealed class MlmMasking(double probability, int maskId, int vocabSize, IR
         int count = positions.Count;
         while (positions.Count % PadPositionsTo != 0) { positions.Add(positions[0]); labels.Add(IgnoreIndex); }
         return new MaskedBatch(input, positions.ToArray(), labels.ToArray(), count);
+    }
+
+    /// <summary>
+    /// A bag-of-words objective for [CLS]: masked LM never asks anything of the [CLS] position, so its output is
+    /// whatever attention leaves there, and a classifier that reads it from a frozen base (LoRA at a small learning
+    /// rate) has little to start from. Here [CLS] predicts words drawn uniformly from the block's first text (up to
+    /// the first [SEP]), through the same head as the masked tokens: its target is that text's word distribution,
+    /// so it learns to summarise the text, as B-PROP's bag-of-words prediction and Condenser train [CLS] to. The
+    /// words are the originals, whatever masking did to them.
+    /// </summary>
+    void AddClsWords(IReadOnlyList<int[]> blocks, int seed, int epoch, int batch, int clsWords, List<long> positions, List<long> labels)
+    {
+        var random = new Random(HashCode.Combine(seed, epoch, batch, 0x434c53));
+        int T = blocks[0].Length;
+        for (int b = 0; b < blocks.Count; b++)
+        {
+            int end = 1;
+            while (end < T && !specialIds.Contains(blocks[b][end])) end++;   // [CLS] text [SEP] …: the first text is 1..end-1
+            if (end == 1) continue;
+            for (int k = 0; k < clsWords; k++)
+            {
+                positions.Add((long)b * T);
+                labels.Add(blocks[b][1 + random.Next(end - 1)]);
+            }
+        }
     }
 }

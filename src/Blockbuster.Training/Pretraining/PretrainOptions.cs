@@ -23,6 +23,8 @@ public sealed record PretrainOptions
     [JsonPropertyName("resume")] public bool Resume { get; init; }
     [JsonPropertyName("max_length")] public int MaxLength { get; init; } = 128;
     [JsonPropertyName("mlm_probability")] public double MlmProbability { get; init; } = 0.15;
+    /// <summary>Words of its block's first text each [CLS] predicts beside the masked tokens (0: plain masked LM).</summary>
+    [JsonPropertyName("cls_words")] public int ClsWords { get; init; }
     [JsonPropertyName("epochs")] public int Epochs { get; init; } = 10;
     [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 128;
     [JsonPropertyName("learning_rate")] public double LearningRate { get; init; } = 1e-3;
@@ -44,6 +46,7 @@ public sealed record PretrainOptions
         Check(Data.Length > 0 || TrainSplit is not null, "data", "(a CSV, repeatable) or `train_split` (a split.json) must give the text to pretrain on.");
         Check(MaxLength is >= 8 and <= 8192, "max_length", $"must be between 8 and 8192, got {MaxLength}.");
         Check(MlmProbability is > 0 and < 1, "mlm_probability", $"must be between 0 and 1, got {MlmProbability}.");
+        Check(ClsWords is >= 0 and <= 64, "cls_words", $"must be between 0 and 64, got {ClsWords}.");
         Check(Epochs > 0, "epochs", $"must be positive, got {Epochs}.");
         Check(BatchSize > 0, "batch_size", $"must be positive, got {BatchSize}.");
         Check(LearningRate > 0, "learning_rate", $"must be positive, got {LearningRate}.");

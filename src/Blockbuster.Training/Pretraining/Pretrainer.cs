@@ -130,7 +130,7 @@ public static class Pretrainer
                 double lr = schedule.LearningRate(globalStep);
                 double stepLoss;
                 using (NewDisposeScope())
-                    stepLoss = ChunkedMlmLoss.Backward(model, masking.Mask(members, o.Seed, epoch, b), members.Count, o.MaxLength, device, precision, scaler);
+                    stepLoss = ChunkedMlmLoss.Backward(model, masking.Mask(members, o.Seed, epoch, b, o.ClsWords), members.Count, o.MaxLength, device, precision, scaler);
                 bool skipped = !OptimizerStep.Take(parameters, optimizer, scaler, lr, o.MaxGradNorm);
                 globalStep++;
                 long tokens = (long)members.Count * o.MaxLength;
