@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Blockbuster.Model;
+using Blockbuster.Model.Quantization;
 using Blockbuster.Model.Hub;
 using Blockbuster.Model.Onnx;
 using Blockbuster.Training;
@@ -13,8 +14,8 @@ using Microsoft.ML.OnnxRuntime;
 namespace Blockbuster.Benchmarks;
 
 /// <summary>
-/// <c>onnx-race MODEL [--batch-sizes 16,32,64] [--limit N] [--rounds R]</c>: Blockbuster's eval path (fp32 and bf16)
-/// against ONNX Runtime on the same model exported by <c>blockbuster export</c> (fp32 and int8; one session with
+/// <c>onnx-race MODEL [--batch-sizes 16,32,64] [--limit N] [--rounds R]</c>: Blockbuster's eval path (fp32, bf16, and
+/// <c>--quantize int8</c> around either) against ONNX Runtime on the same model exported by <c>blockbuster export</c> (fp32 and int8; one session with
 /// 2 intra-op threads, and two sessions with 1 thread each as our two workers), all graph optimisations on.
 /// Every contestant scores the model's held-out split (split.json) in the same length-sorted batches, the
 /// texts tokenized once; rounds rotate the order so each contestant meets the VM's fast and slow minutes alike.
@@ -59,10 +60,14 @@ static class OnnxRace
             Console.WriteLine($"ORT fused graph (fp32): {FusedOps(fp32Path, dir.FullName)}");
             Console.WriteLine($"ORT fused graph (int8): {FusedOps(int8Path, dir.FullName)}");
 
+            // --quantize int8: the same weights through FBGEMM's int8 linear layers, around fp32 or bf16 attention.
+            var int8Model = Int8DynamicQuantizer.Quantize((await ModelFolder.ForInferenceAsync(hub, folder)).Model);
             var contestants = new List<Contestant>
             {
                 Ours("blockbuster fp32", model, tokenizer, PrecisionPolicy.Fp32, maxLength),
                 Ours("blockbuster bf16", model, tokenizer, PrecisionPolicy.Resolve("bf16", TorchSharp.torch.CPU), maxLength),
+                Ours("blockbuster int8 + fp32", int8Model, tokenizer, PrecisionPolicy.Fp32, maxLength) with { Owner = int8Model },
+                Ours("blockbuster int8 + bf16", int8Model, tokenizer, PrecisionPolicy.Resolve("bf16", TorchSharp.torch.CPU), maxLength),
                 Ort("ort fp32, 1 session × 2 threads", fp32Path, sessions: 1, threadsEach: threads),
                 Ort("ort fp32, 2 sessions × 1 thread", fp32Path, sessions: 2, threadsEach: 1),
                 Ort("ort int8, 1 session × 2 threads", int8Path, sessions: 1, threadsEach: threads),

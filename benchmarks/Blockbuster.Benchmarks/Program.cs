@@ -11,7 +11,7 @@ using Blockbuster.Benchmarks;
 //   workers-probe [batch] | train-workers-probe                 one two-threaded loop vs two single-threaded workers
 //   qlora-throughput [reviews] [rounds]     trainer tokens/s with an NF4 base vs bf16, paired (all-MiniLM-L6-v2)
 //   nf4-memory                              bytes of the frozen base in fp32, bf16, NF4, NF4 + double quantisation
-//   onnx-race MODEL [--batch-sizes 16,32,64] [--limit N] [--rounds R]   eval path fp32/bf16 vs ONNX Runtime fp32/int8 on the exported model
+//   onnx-race MODEL [--batch-sizes 16,32,64] [--limit N] [--rounds R]   eval path fp32/bf16/int8 vs ONNX Runtime fp32/int8 on the exported model
 //   serve-load MODEL [--clients 32] [--overload-clients 512] [--seconds 20]   blockbuster serve under concurrent clients
 //   bdn [BenchmarkDotNet args]              BenchmarkDotNet suites (e.g. --filter *Tokenize*)
 var command = args.Length > 0 ? args[0] : "help";

@@ -34,7 +34,9 @@ public static class CliApp
         {
             var command = parse.CommandResult.Command;
             var name = command == root ? "blockbuster" : $"blockbuster {command.Name}";
-            Console.Error.WriteLine($"{name}: {parse.Errors[0].Message} (see '{name} --help')");
+            // One line: System.CommandLine lists the allowed values of an option one per line, tab-indented.
+            var message = System.Text.RegularExpressions.Regex.Replace(parse.Errors[0].Message, @":?\s*\r?\n\t", m => m.Value.StartsWith(':') ? ": " : ", ");
+            Console.Error.WriteLine($"{name}: {message} (see '{name} --help')");
             return UsageError;
         }
         // Ctrl+C cancels the action's token; training then saves a checkpoint, which may take a while. SIGTERM

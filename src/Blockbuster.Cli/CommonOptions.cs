@@ -45,6 +45,13 @@ public static class CommonOptions
         Description = "nf4: hold the frozen encoder and pooler in 4 bits, as bitsandbytes' load_in_4bit with bnb_4bit_quant_type=nf4 (the classifier stays full precision)",
     }.AcceptOnlyFromAmong("nf4");
 
+    /// <summary>--quantize for eval, predict and serve: nf4, or int8 (inference only).</summary>
+    public static Option<string?> InferenceQuantize() => new Option<string?>("--quantize")
+    {
+        Description = "nf4: hold the encoder and pooler in 4 bits (bitsandbytes' NF4); int8: the encoder's linear layers in int8 with inputs "
+                      + "quantised at run time, as PyTorch's quantize_dynamic (CPU, FBGEMM; fastest on CPUs with VNNI)",
+    }.AcceptOnlyFromAmong("nf4", "int8");
+
     public static Option<bool> DoubleQuant() => new("--double-quant")
     {
         Description = "with --quantize nf4: quantise the 4-bit block scales again, as bnb_4bit_use_double_quant (QLoRA's default)",
@@ -52,6 +59,7 @@ public static class CommonOptions
     };
 
     public static Model.Quantization.Nf4Options? Nf4(string? quantize, bool doubleQuant) => quantize == "nf4" ? new(doubleQuant) : null;
+    public static bool Int8(string? quantize) => quantize == "int8";
 
     public static Option<bool> SkipInvalidRows() => new("--skip-invalid-rows") { Description = "skip rows with an empty review or unknown label instead of stopping" };
 }

@@ -37,6 +37,9 @@ public static class Autocast
     /// </summary>
     public static Tensor Linear(nn.Module<Tensor, Tensor> layer, Tensor x) => layer is Linear linear ? Linear(linear, x) : layer.call(x);
 
+    /// <summary>An activation in the autocast dtype (for attention's matmuls), as it is when autocast is off.</summary>
+    public static Tensor Compute(Tensor x) => current is { } dtype && x.dtype != dtype ? x.to(dtype) : x;
+
     /// <summary>fp32 view of an activation, for the ops autocast keeps in fp32.</summary>
     public static Tensor Float(Tensor x) => x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
 

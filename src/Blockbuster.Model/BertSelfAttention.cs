@@ -57,10 +57,12 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
     public override Tensor forward(Tensor hidden, Tensor? attentionBias)
     {
         long B = hidden.shape[0], T = hidden.shape[1];
-        // Cast once for the three projections instead of once in each (same values, a third of the casts).
-        var x = Autocast.Dtype is { } dtype ? hidden.to(dtype) : hidden;
+        // Cast once for the three projections instead of once in each (same values, a third of the casts). int8
+        // layers (--quantize int8) compute from fp32, so they take the fp32 hidden states as they are and only
+        // their outputs are cast, for the attention matmuls.
+        var x = Autocast.Dtype is { } dtype && query is not Quantization.LinearInt8Dynamic ? hidden.to(dtype) : hidden;
         Tensor Heads(nn.Module<Tensor, Tensor> projection) =>
-            Autocast.Linear(projection, x).view(B, T, numHeads, headSize).transpose(1, 2);   // (B, nh, T, hs)
+            Autocast.Compute(Autocast.Linear(projection, x)).view(B, T, numHeads, headSize).transpose(1, 2);   // (B, nh, T, hs)
 
         var q = Heads(query);
         var k = Heads(key);

@@ -56,7 +56,7 @@ public sealed class BlockbusterServer : IAsyncDisposable
     {
         Validate(o);
         var classifier = await SentimentClassifier.LoadAsync(
-            new PredictOptions(o.Model, null, o.InferenceBatchSize, o.Device, o.Threads, o.Precision), hub, ct).ConfigureAwait(false);
+            new PredictOptions(o.Model, null, o.InferenceBatchSize, o.Device, o.Threads, o.Precision, Int8: o.Int8), hub, ct).ConfigureAwait(false);
         try
         {
             var metrics = new ServerMetrics();

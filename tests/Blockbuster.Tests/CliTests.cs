@@ -89,6 +89,7 @@ public class CliParseTests
     [InlineData("train --data d.csv --batch-size 0", "blockbuster train: --batch-size must be positive, got 0.")]
     [InlineData("train --data d.csv --lr -1", "blockbuster train: --lr must be positive, got -1.")]
     [InlineData("train --output o --overwrite --resume", "blockbuster train: --overwrite cannot be combined with --resume.")]
+    [InlineData("pretrain --data d.csv --cls-words 99", "blockbuster pretrain: --cls-words must be between 0 and 64, got 99.")]
     public async Task Library_usage_errors_come_out_in_the_cli_s_own_spelling(string line, string expected)
     {
         var error = new StringWriter();
@@ -97,6 +98,17 @@ public class CliParseTests
         try { Assert.Equal(CliApp.UsageError, await CliApp.RunAsync(line.Split(' '))); }
         finally { Console.SetError(original); }
         Assert.Equal(expected, error.ToString().Trim());
+    }
+
+    [Fact]
+    public async Task An_unknown_choice_is_one_line_listing_the_choices()
+    {
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try { Assert.Equal(CliApp.UsageError, await CliApp.RunAsync(["predict", "--quantize", "int4", "text"])); }
+        finally { Console.SetError(original); }
+        Assert.Equal("blockbuster predict: Argument 'int4' not recognized. Must be one of: 'nf4', 'int8' (see 'blockbuster predict --help')", error.ToString().Trim());
     }
 
     [Fact]

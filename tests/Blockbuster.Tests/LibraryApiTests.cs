@@ -29,6 +29,21 @@ public class LibraryApiTests(TrainedTinyModel trained) : IClassFixture<TrainedTi
     }
 
     [Fact]
+    public async Task Int8_scoring_on_two_workers_agrees_with_fp32()
+    {
+        var texts = SyntheticReviews.Make(60, seed: 11).Select(r => r.Text).ToArray();
+        using var fp32 = await SentimentClassifier.LoadAsync(new PredictOptions(trained.Output, Threads: 2, Precision: "fp32"), trained.Hub);
+        using var int8 = await SentimentClassifier.LoadAsync(new PredictOptions(trained.Output, BatchSize: 8, Threads: 2, Precision: "fp32", Int8: true), trained.Hub);
+        var reference = fp32.Predict(texts);
+        var quantised = int8.Predict(texts);   // 8 batches, taken by both workers at once
+        for (int i = 0; i < texts.Length; i++)
+        {
+            Assert.InRange(Math.Abs(reference[i].Probabilities["positive"] - quantised[i].Probabilities["positive"]), 0, 0.05);
+            if (Math.Abs(reference[i].Probabilities["positive"] - 0.5) > 0.05) Assert.Equal(reference[i].Label, quantised[i].Label);
+        }
+    }
+
+    [Fact]
     public async Task The_default_model_trains_from_scratch_offline_with_the_embedded_config_and_vocabulary()
     {
         using var dir = new TempDir();

@@ -27,7 +27,7 @@ public static class EvalCommand
     internal static readonly Option<bool> SkipInvalidRows = CommonOptions.SkipInvalidRows();
     internal static readonly Option<string> Encoding = CommonOptions.Encoding();
     internal static readonly Option<string> Truncation = CommonOptions.Truncation(null);
-    internal static readonly Option<string?> Quantize = CommonOptions.Quantize();
+    internal static readonly Option<string?> Quantize = CommonOptions.InferenceQuantize();
     internal static readonly Option<bool> DoubleQuant = CommonOptions.DoubleQuant();
 
     public static Command Create()
@@ -49,7 +49,7 @@ public static class EvalCommand
 
     public static EvalOptions ToOptions(ParseResult p) => new(
         p.GetValue(Model)!, p.GetValue(Data), p.GetValue(TextColumn)!, p.GetValue(LabelColumn)!, p.GetValue(SkipInvalidRows),
-        p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Predictions), p.GetValue(Plot), p.GetValue(Encoding)!, p.GetValue(Truncation), CommonOptions.Nf4(p.GetValue(Quantize), p.GetValue(DoubleQuant)));
+        p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Predictions), p.GetValue(Plot), p.GetValue(Encoding)!, p.GetValue(Truncation), CommonOptions.Nf4(p.GetValue(Quantize), p.GetValue(DoubleQuant)), CommonOptions.Int8(p.GetValue(Quantize)));
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("eval", async () =>
     {

@@ -27,7 +27,7 @@ public static class PredictCommand
     internal static readonly Option<int> Threads = CommonOptions.Threads();
     internal static readonly Option<string> Encoding = CommonOptions.Encoding();
     internal static readonly Option<string> Truncation = CommonOptions.Truncation(null);
-    internal static readonly Option<string?> Quantize = CommonOptions.Quantize();
+    internal static readonly Option<string?> Quantize = CommonOptions.InferenceQuantize();
     internal static readonly Option<bool> DoubleQuant = CommonOptions.DoubleQuant();
 
     public static Command Create()
@@ -56,7 +56,7 @@ public static class PredictCommand
     }
 
     public static PredictOptions ToOptions(ParseResult p) =>
-        new(p.GetValue(Model)!, p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Truncation), CommonOptions.Nf4(p.GetValue(Quantize), p.GetValue(DoubleQuant)));
+        new(p.GetValue(Model)!, p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Truncation), CommonOptions.Nf4(p.GetValue(Quantize), p.GetValue(DoubleQuant)), CommonOptions.Int8(p.GetValue(Quantize)));
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("predict", async () =>
     {

@@ -5,13 +5,14 @@ namespace Blockbuster.Training.Evaluation;
 /// <param name="MaxLength">null: the length the model was trained with (training_args.json), else 512</param>
 /// <param name="PredictionsPath">a CSV to write text, label, predicted label and probability to</param>
 /// <param name="Quantize">run the encoder and pooler in NF4</param>
+/// <param name="Int8">dynamic int8 linear layers in the encoder (CPU), as PyTorch's quantize_dynamic</param>
 /// <param name="Truncation">head, tail or head+tail; null: as trained (training_args.json), else head</param>
 /// <param name="Encoding">how --data is decoded: utf-8 (strict) or latin1</param>
 /// <param name="PlotPath">a PNG to draw the confusion matrix in (scoring the saved split writes one beside metrics.json anyway)</param>
 public sealed record EvalOptions(
     string Model = "./blockbuster-model", string? Data = null, string TextColumn = "review", string LabelColumn = "sentiment",
     bool SkipInvalidRows = false, int? MaxLength = null, int BatchSize = 16, string Device = "auto", int Threads = 0,
-    string Precision = "auto", string? PredictionsPath = null, string? PlotPath = null, string Encoding = Data.TextEncoding.Utf8, string? Truncation = null, Model.Quantization.Nf4Options? Quantize = null);
+    string Precision = "auto", string? PredictionsPath = null, string? PlotPath = null, string Encoding = Data.TextEncoding.Utf8, string? Truncation = null, Model.Quantization.Nf4Options? Quantize = null, bool Int8 = false);
 
 /// <summary>The result of an evaluation.</summary>
 public sealed record EvalReport(

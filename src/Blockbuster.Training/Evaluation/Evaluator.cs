@@ -43,6 +43,7 @@ public static class Evaluator
         if (!(model.Config.NumLabels == 2 && model.Config.Labels.Contains(SentimentLabel.Positive)))
             throw new ModelFormatException($"{folder}: eval needs a two-label sentiment model with a '{SentimentLabel.Positive}' label; this one has {string.Join(", ", model.Config.Labels)}.");
         model.to(device);
+        if (o.Int8) SentimentClassifier.QuantizeInt8(model, o.Quantize);
         var precision = PrecisionPolicy.Resolve(ModelSettings.Precision(folder, o.Precision), device);
         var (tokenizer, maxLength) = early ?? (BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath),
                                                ModelSettings.MaxLength(folder, o.MaxLength, model.Config));

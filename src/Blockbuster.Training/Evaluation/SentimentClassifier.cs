@@ -8,7 +8,7 @@ namespace Blockbuster.Training.Evaluation;
 /// <summary>What <c>blockbuster predict</c> takes besides the texts.</summary>
 public sealed record PredictOptions(string Model = "./blockbuster-model", int? MaxLength = null, int BatchSize = 16,
                                     string Device = "auto", int Threads = 0, string Precision = "auto", string? Truncation = null,
-                                    Model.Quantization.Nf4Options? Quantize = null);
+                                    Model.Quantization.Nf4Options? Quantize = null, bool Int8 = false);
 
 /// <summary>One text's prediction. <see cref="Label"/> is null for an empty text, which gets no prediction.</summary>
 public sealed record SentimentPrediction(string? Label, double Probability, IReadOnlyDictionary<string, double> Probabilities,
@@ -61,6 +61,7 @@ public sealed class SentimentClassifier : IDisposable
         try
         {
             loaded.Model.to(device);
+            if (o.Int8) QuantizeInt8(loaded.Model, o.Quantize);
             var precision = PrecisionPolicy.Resolve(ModelSettings.Precision(folder, o.Precision), device);
             int maxLength = ModelSettings.MaxLength(folder, o.MaxLength, loaded.Model.Config);
             var tokenizer = earlyTokenizer is not null
@@ -74,6 +75,13 @@ public sealed class SentimentClassifier : IDisposable
             loaded.Model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The int8 step (eval and predict share it): after the move to the device, which it must be the CPU.</summary>
+    internal static void QuantizeInt8(Model.BertForSequenceClassification model, Model.Quantization.Nf4Options? nf4)
+    {
+        if (nf4 is not null) throw new UsageException("quantize", "choose one of nf4 and int8.");
+        Model.Quantization.Int8DynamicQuantizer.Quantize(model);
     }
 
     /// <summary>Loads with the defaults (CPU or CUDA as available, the folder's precision and max length, Hub via the environment).</summary>
