@@ -41,7 +41,7 @@ public sealed class TrainingView(string unit = "reviews") : IDisposable
                 err.MarkupLine($"[grey]•[/] {Count(s.Epochs, "epoch")} × {Count(s.StepsPerEpoch, "step")}, lr {s.LearningRate.ToString("0.##e-0", CultureInfo.InvariantCulture)} (warmup {Count(s.WarmupSteps, "step")}), {s.Device}, {s.Precision}" +
                                (s.StartStep > 0 ? $", resuming at step {s.StartStep:N0}" : ""));
                 if (s.Load is { ClassifierIsFresh: true }) err.MarkupLine("[grey]•[/] classifier head newly initialised (the checkpoint has none)");
-                if (s.Load is { PoolerIsFresh: true }) err.MarkupLine("[grey]•[/] pooler newly initialised and trained (a masked-LM checkpoint has none)");
+                if (s.Load is { PoolerIsFresh: true }) err.MarkupLine("[grey]•[/] pooler newly initialised and trained (the checkpoint has none, as a masked-LM one)");
                 break;
             case StepCompleted s when started is not null:
                 var remaining = s.Step > started.StartStep

@@ -46,7 +46,7 @@ public static class ChunkedMlmLoss
             loss += chunkLoss.item<float>();
         }
         // d(loss)/d(hidden) is now in leaf.grad (scaled like the chunks' losses); carry it through the encoder.
-        hidden.mul(leaf.grad!).sum().backward();
+        autograd.backward([hidden], [leaf.grad!]);
         return loss;
     }
 }
