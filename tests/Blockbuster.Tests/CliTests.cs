@@ -105,9 +105,11 @@ public class CliParseTests
     {
         var error = new StringWriter();
         var original = Console.Error;
+        var culture = System.Globalization.CultureInfo.CurrentUICulture;
         Console.SetError(error);
+        System.Globalization.CultureInfo.CurrentUICulture = System.Globalization.CultureInfo.InvariantCulture;   // System.CommandLine's English text
         try { Assert.Equal(CliApp.UsageError, await CliApp.RunAsync(["predict", "--quantize", "int4", "text"])); }
-        finally { Console.SetError(original); }
+        finally { Console.SetError(original); System.Globalization.CultureInfo.CurrentUICulture = culture; }
         Assert.Equal("blockbuster predict: Argument 'int4' not recognized. Must be one of: 'nf4', 'int8' (see 'blockbuster predict --help')", error.ToString().Trim());
     }
 

@@ -51,10 +51,11 @@ public class PretrainTests
     public void Cls_words_add_cls_predictions_of_the_first_text_and_leave_the_masks_alone()
     {
         var specials = new HashSet<int> { 0, 1, 2, 3, 4 };
-        var masking = new MlmMasking(0.15, maskId: 4, vocabSize: 1000, specials);
-        // Block b: [CLS], a first text of 10 + b words (ids 100 + b·20 …), [SEP], a second text (ids 900 …), [SEP].
+        var masking = new MlmMasking(0.15, maskId: 4, vocabSize: 1000, specials, sepId: 3);
+        // Block b: [CLS], a first text of 10 + b words (ids 100 + b·20 …, the fourth an [UNK]), [SEP], a second text
+        // (ids 900 …), [SEP].
         var blocks = Enumerable.Range(0, 8).Select(b =>
-            new[] { 2 }.Concat(Enumerable.Range(0, 10 + b).Select(t => 100 + b * 20 + t)).Append(3)
+            new[] { 2 }.Concat(Enumerable.Range(0, 10 + b).Select(t => t == 3 ? 1 : 100 + b * 20 + t)).Append(3)
                        .Concat(Enumerable.Range(0, 30 - 10 - b - 3).Select(t => 900 + t)).Append(3).ToArray()).ToList();
         var plain = masking.Mask(blocks, seed: 5, epoch: 2, batch: 1);
         var withCls = masking.Mask(blocks, seed: 5, epoch: 2, batch: 1, clsWords: 3);
@@ -66,7 +67,10 @@ public class PretrainTests
             Assert.Equal(0, position % 30);                                                   // a [CLS] position
             int b = (int)position / 30;
             Assert.InRange(label, 100 + b * 20, 100 + b * 20 + 9 + b);                          // a word of that block's first text
+            Assert.NotEqual(100 + b * 20 + 3, label);                                           // never the [UNK]
         }
+        // The first text runs past the [UNK], up to the [SEP].
+        Assert.Contains(withCls.Labels[plain.Count..withCls.Count], l => (l - 100) % 20 > 3);
         // A different batch draws different words.
         var other = masking.Mask(blocks, seed: 5, epoch: 2, batch: 2, clsWords: 3);
         Assert.NotEqual(withCls.Labels[plain.Count..withCls.Count], other.Labels[(other.Count - 8 * 3)..other.Count]);

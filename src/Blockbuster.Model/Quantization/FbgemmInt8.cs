@@ -5,38 +5,62 @@ using static TorchSharp.torch;
 namespace Blockbuster.Model.Quantization;
 
 /// <summary>
-/// libtorch's FBGEMM int8 linear (the kernels under PyTorch's dynamic quantisation on x86: int8 weights packed
-/// once for the CPU's VNNI instructions, the input quantised to uint8 at run time from its own min and max,
-/// int32 accumulation, fp32 out). TorchSharp binds no quantized op, so the three ATen functions are reached
-/// through TorchScript compiled from source: <c>torch.jit.compile</c> resolves <c>torch.*</c> to any ATen op.
-/// PyTorch's newer entry point, <c>quantized::linear_dynamic</c>, lives outside the ATen namespace and cannot be
-/// named that way.
+/// libtorch's FBGEMM int8 linear (the x86 kernels under PyTorch's dynamic quantisation): the weight held as int8,
+/// packed once for the CPU's int8 instructions; each call quantises its input to uint8 from the input's own min and
+/// max (over the whole batch), multiplies with int32 accumulation and returns fp32. TorchSharp binds no quantized
+/// op, so the two ATen functions are reached through TorchScript compiled from source: <c>torch.jit.compile</c>
+/// resolves <c>torch.*</c> to any ATen op. PyTorch's newer entry point, <c>quantized::linear_dynamic</c>, lives outside
+/// the ATen namespace and cannot be named that way.
 /// </summary>
 public static partial class FbgemmInt8
 {
     const string Script = """
-        def quantize_weight(w: Tensor) -> Tuple[Tensor, Tensor, Tensor, float, int]:
-            q = torch.fbgemm_linear_quantize_weight(w)
-            return q[0], torch.fbgemm_pack_quantized_matrix(q[0]), q[1], q[2], q[3]
+        def pack(q: Tensor) -> Tensor:
+            return torch.fbgemm_pack_quantized_matrix(q)
 
-        def linear(x: Tensor, w: Tensor, packed: Tensor, col_offsets: Tensor, scale: float, zero_point: int, bias: Tensor) -> Tensor:
-            return torch.fbgemm_linear_int8_weight_fp32_activation(x, w, packed, col_offsets, scale, zero_point, bias)
+        def linear(x: Tensor, q: Tensor, packed: Tensor, col_offsets: Tensor, scale: float, zero_point: int, bias: Tensor) -> Tensor:
+            return torch.fbgemm_linear_int8_weight_fp32_activation(x, q, packed, col_offsets, scale, zero_point, bias)
 
         """;   // TorchScript's parser wants the source to end with a newline
 
+    /// <summary>
+    /// Weights are quantised symmetrically to ±63, one scale per matrix. Without VNNI, FBGEMM multiplies uint8 inputs
+    /// by int8 weights in pairs summed into 16 bits (<c>vpmaddubsw</c>), which saturates past 32,767: 255·127·2 can,
+    /// 255·63·2 cannot. ONNX Runtime's <c>reduce_range</c> and PyTorch's (on the activations) give up the same bit.
+    /// </summary>
+    public const int WeightLevels = 63;
+
     static readonly Lazy<jit.CompilationUnit> Unit = new(Compile);
 
-    /// <summary>A weight (out, in) fp32, quantised per tensor to int8 and packed for FBGEMM.</summary>
-    public sealed record PackedWeight(Tensor Int8, Tensor Packed, Tensor ColumnOffsets, double Scale, long ZeroPoint) : IDisposable
+    /// <summary>A weight (out, in) as int8 codes, FBGEMM's packed copy, the per-output code sums and the scale.</summary>
+    public sealed class PackedWeight(Tensor int8, Tensor packed, Tensor columnOffsets, double scale) : IDisposable
     {
-        public void Dispose() { Int8.Dispose(); Packed.Dispose(); ColumnOffsets.Dispose(); }
+        public Tensor Int8 { get; } = int8;                    // (out, in) int8; the kernel reads its shape
+        public Tensor Packed { get; } = packed;                // FBGEMM's PackBMatrix, held in a uint8 tensor
+        public Tensor ColumnOffsets { get; } = columnOffsets;  // (out) int32: each output's code sum (zero point 0)
+        public double ScaleValue { get; } = scale;
+        // Made once: a double passed to invoke would become a new native Scalar on every call.
+        internal Scalar Scale { get; } = scale.ToScalar();
+        internal Scalar ZeroPoint { get; } = 0L.ToScalar();
+
+        public void Dispose()
+        {
+            Int8.Dispose(); Packed.Dispose(); ColumnOffsets.Dispose(); Scale.Dispose(); ZeroPoint.Dispose();
+        }
     }
 
+    /// <summary>Quantises and packs a weight (out, in); the result outlives any dispose scope the caller has open.</summary>
     public static PackedWeight Pack(Tensor weight)
     {
-        var result = ((object, object, object, object, object))Unit.Value.invoke("quantize_weight", weight.to(ScalarType.Float32).contiguous());
-        return new PackedWeight((Tensor)result.Item1, (Tensor)result.Item2, (Tensor)result.Item3, ((Scalar)result.Item4).ToDouble(),
-                                ((Scalar)result.Item5).ToInt64());
+        var unit = Unit.Value;
+        using var scope = NewDisposeScope();
+        var w = weight.detach().to(ScalarType.Float32);
+        double absmax = w.abs().max().item<float>();
+        double scale = absmax > 0 ? absmax / WeightLevels : 1.0;
+        var q = w.div(scale).round_().clamp_(-WeightLevels, WeightLevels).to(ScalarType.Int8).contiguous();
+        var offsets = q.sum(1, type: ScalarType.Int32);
+        var packed = (Tensor)unit.invoke("pack", q);
+        return new PackedWeight(q.DetachFromDisposeScope(), packed.DetachFromDisposeScope(), offsets.DetachFromDisposeScope(), scale);
     }
 
     /// <summary>y = x Wᵀ + b for fp32 x (…, in) → (…, out) fp32.</summary>
@@ -46,16 +70,22 @@ public static partial class FbgemmInt8
     static jit.CompilationUnit Compile()
     {
         var unit = jit.compile(Script);
-        // The three functions are deprecated in PyTorch (in favour of quantized::linear_dynamic, out of reach, see
-        // above) and each prints one warning to stderr the first time it runs. One call on a tiny layer, with
-        // stderr pointed at /dev/null, spends those once-per-process warnings where no user sees them.
-        using (QuietStderr.Begin())
-        using (var scope = NewDisposeScope())
+        // Both functions are deprecated in PyTorch (in favour of quantized::linear_dynamic, out of reach, see above)
+        // and each prints one warning to stderr the first time it runs. One call on a tiny layer, with stderr
+        // pointed at /dev/null, spends those once-per-process warnings where no user sees them. A libtorch without
+        // FBGEMM (ARM builds, x86 without AVX2) fails here.
+        try
         {
-            var w = ones(2, 4);
-            var packed = (((object, object, object, object, object))unit.invoke("quantize_weight", w));
-            unit.invoke("linear", ones(1, 4), packed.Item1, packed.Item2, packed.Item3, ((Scalar)packed.Item4).ToDouble(),
-                        ((Scalar)packed.Item5).ToInt64(), zeros(2));
+            using var quiet = QuietStderr.Begin();
+            using var scope = NewDisposeScope();
+            var q = ones(2, 4, dtype: ScalarType.Int8);
+            var packed = (Tensor)unit.invoke("pack", q);
+            unit.invoke("linear", ones(1, 4), q, packed, full(2, 4, dtype: ScalarType.Int32), 1.0, 0L, zeros(2));
+        }
+        catch (System.Runtime.InteropServices.ExternalException e)
+        {
+            unit.Dispose();
+            throw new UsageException("quantize", $"int8 needs libtorch's FBGEMM kernels (x86-64 with AVX2), which this machine or build lacks: {e.Message.Split('\n')[0]}");
         }
         return unit;
     }

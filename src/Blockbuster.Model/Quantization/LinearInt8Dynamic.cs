@@ -4,10 +4,10 @@ using static TorchSharp.torch;
 namespace Blockbuster.Model.Quantization;
 
 /// <summary>
-/// PyTorch's dynamically quantised linear layer (<c>torch.ao.nn.quantized.dynamic.Linear</c>, what
-/// <c>quantize_dynamic</c> puts in place of <c>nn.Linear</c>), on FBGEMM: the weight int8, packed once; each
-/// call quantises its input to uint8 from the input's own range, multiplies in int8 with int32 accumulation and
-/// returns fp32 plus the fp32 bias. Inference only, CPU only. Under bf16 autocast the input is widened for the
+/// A dynamically quantised linear layer, as PyTorch's <c>torch.ao.nn.quantized.dynamic.Linear</c> (what
+/// <c>quantize_dynamic</c> puts in place of <c>nn.Linear</c>), on FBGEMM: the weight int8 (symmetric, one scale, see
+/// <see cref="FbgemmInt8.WeightLevels"/>), packed once; each call quantises its input to uint8 from the input's own
+/// range, multiplies with int32 accumulation and returns fp32 plus the fp32 bias. Inference only, CPU only. Under bf16 autocast the input is widened for the
 /// kernel and the result narrowed back, so the layers around it keep their dtype.
 /// </summary>
 public sealed class LinearInt8Dynamic : nn.Module<Tensor, Tensor>
@@ -29,8 +29,9 @@ public sealed class LinearInt8Dynamic : nn.Module<Tensor, Tensor>
     /// <summary>Quantises a loaded linear layer (the layer itself is left as it was).</summary>
     public static LinearInt8Dynamic FromLinear(Linear linear)
     {
-        var w = linear.weight!.detach();
-        var bias = linear.bias?.detach().to(ScalarType.Float32).contiguous().clone() ?? zeros(w.shape[0]);
+        var w = linear.weight!;
+        using var scope = NewDisposeScope();   // the temporaries go with it; the layer's tensors leave it
+        var bias = (linear.bias?.detach().to(ScalarType.Float32).clone() ?? zeros(w.shape[0])).DetachFromDisposeScope();
         return new LinearInt8Dynamic(FbgemmInt8.Pack(w), bias, w.shape[0], w.shape[1]);
     }
 

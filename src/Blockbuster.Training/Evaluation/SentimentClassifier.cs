@@ -51,7 +51,7 @@ public sealed class SentimentClassifier : IDisposable
     {
         if (o.BatchSize <= 0) throw new UsageException("batch_size", $"must be positive, got {o.BatchSize}.");
         TorchRuntime.SetThreads(o.Threads);
-        var device = TorchRuntime.ResolveDevice(o.Device);
+        var device = TorchRuntime.ResolveDevice(o.Int8 && o.Device == "auto" ? "cpu" : o.Device);   // int8 kernels are CPU ones
         var folder = await ModelFolder.ResolveForInferenceAsync(hub, o.Model, null, cancellationToken).ConfigureAwait(false);
         // A classifier folder names its vocabulary before the weights load: read it on the other core meanwhile.
         var earlyTokenizer = ModelFolder.ClassifierTokenizerFiles(folder) is var (vocab, tokenizerConfig)

@@ -13,7 +13,7 @@ public sealed record MaskedBatch(long[] InputIds, long[] Positions, long[] Label
 /// The draw is a pure function of (seed, epoch, batch), so a resumed run masks exactly as an uninterrupted
 /// one, and each epoch masks afresh.
 /// </summary>
-public sealed class MlmMasking(double probability, int maskId, int vocabSize, IReadOnlySet<int> specialIds)
+public sealed class MlmMasking(double probability, int maskId, int vocabSize, IReadOnlySet<int> specialIds, int sepId = -1)
 {
     /// <summary>
     /// The prediction head's (N, vocab) logits are the largest tensors of a step (300 MB in fp32 for 2,400
@@ -47,6 +47,7 @@ public sealed class MlmMasking(double probability, int maskId, int vocabSize, IR
                 if (r < 0.8) input[flat] = maskId;
                 else if (r < 0.9) input[flat] = random.Next(vocabSize);
             }
+        if (clsWords > 0 && sepId < 0) throw new InvalidOperationException("[CLS] words need the [SEP] id, to find each block's first text.");
         if (clsWords > 0) AddClsWords(blocks, seed, epoch, batch, clsWords, positions, labels);
         if (positions.Count == 0)   // a tiny batch may draw nothing; predict its first ordinary token unchanged
         {
@@ -71,15 +72,18 @@ public sealed class MlmMasking(double probability, int maskId, int vocabSize, IR
     {
         var random = new Random(HashCode.Combine(seed, epoch, batch, 0x434c53));
         int T = blocks[0].Length;
+        var words = new List<int>();
         for (int b = 0; b < blocks.Count; b++)
         {
-            int end = 1;
-            while (end < T && !specialIds.Contains(blocks[b][end])) end++;   // [CLS] text [SEP] …: the first text is 1..end-1
-            if (end == 1) continue;
+            words.Clear();
+            // [CLS] text [SEP] …: the first text runs to the first [SEP]; [UNK] and the like are not words to predict.
+            for (int t = 1; t < T && blocks[b][t] != sepId; t++)
+                if (!specialIds.Contains(blocks[b][t])) words.Add(blocks[b][t]);
+            if (words.Count == 0) continue;   // a block that starts with [SEP]: its [CLS] sits this batch out
             for (int k = 0; k < clsWords; k++)
             {
                 positions.Add((long)b * T);
-                labels.Add(blocks[b][1 + random.Next(end - 1)]);
+                labels.Add(words[random.Next(words.Count)]);
             }
         }
     }

@@ -71,7 +71,7 @@ public static class Pretrainer
         var schedule = LinearSchedule.Create(o.LearningRate, stepsPerEpoch * o.Epochs, o.WarmupRatio);
         using var optimizer = Trainer.CreateOptimizer(parameters, o.LearningRate, o.WeightDecay);
         var scaler = precision.UsesLossScaling ? new DynamicLossScaler() : null;
-        var masking = new MlmMasking(o.MlmProbability, tokenizer.MaskId, config.VocabSize, tokenizer.SpecialIds);
+        var masking = new MlmMasking(o.MlmProbability, tokenizer.MaskId, config.VocabSize, tokenizer.SpecialIds, tokenizer.SepId);
 
         var state = new TrainerState();
         var log = new List<string>();
