@@ -50,6 +50,24 @@ public class Int8Tests
         }
     }
 
+    [Theory]
+    [InlineData(127)]   // CPUs with AVX-512 VNNI
+    [InlineData(63)]    // the others, where FBGEMM's 16-bit pair sums would saturate with full-range weights
+    public void Both_weight_ranges_give_x_wT_plus_b_within_their_quantisation_error(int levels)
+    {
+        manual_seed(5);
+        var w = randn(48, 96) * 0.1;
+        var b = randn(48) * 0.1;
+        var x = randn(2, 7, 96);   // (…, in): leading dimensions are kept
+        using var packed = FbgemmInt8.Pack(w, levels);
+        Assert.Equal(levels, packed.Int8.abs().max().item<sbyte>());   // the full code range is used
+        var y = FbgemmInt8.Linear(x, packed, b);
+        var reference = nn.functional.linear(x, w, b);
+        Assert.Equal(reference.shape, y.shape);
+        double error = (y - reference).abs().max().item<float>(), scale = reference.abs().max().item<float>();
+        Assert.InRange(error, 1e-7, (levels == 127 ? 0.02 : 0.04) * scale);
+    }
+
     [Fact]
     public void Int8_refuses_an_nf4_encoder_with_a_one_line_reason()
     {
