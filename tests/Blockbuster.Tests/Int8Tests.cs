@@ -69,6 +69,26 @@ public class Int8Tests
     }
 
     [Fact]
+    public void Quantised_layers_outlive_a_dispose_scope_the_caller_had_open()
+    {
+        manual_seed(6);
+        var config = TinyModels.Config() with { HiddenSize = 64, IntermediateSize = 256 };
+        using var int8 = new BertForSequenceClassification(config);
+        using var nf4 = new BertForSequenceClassification(config);
+        int8.eval();
+        nf4.eval();
+        using (NewDisposeScope())   // a library user who loads inside a scope of their own
+        {
+            Int8DynamicQuantizer.Quantize(int8);
+            Nf4Quantizer.Quantize(nf4, doubleQuant: true);
+        }
+        var (ids, mask) = Batch();
+        using var _ = no_grad();
+        Assert.Equal([4L, 2L], int8.call(ids, mask, zeros_like(ids)).shape);   // disposed buffers would throw here
+        Assert.Equal([4L, 2L], nf4.call(ids, mask, zeros_like(ids)).shape);
+    }
+
+    [Fact]
     public void Int8_refuses_an_nf4_encoder_with_a_one_line_reason()
     {
         manual_seed(4);

@@ -48,15 +48,18 @@ public sealed class Linear4bit : nn.Module<Tensor, Tensor>
     public static Linear4bit FromLinear(Linear linear, bool doubleQuant)
     {
         var weight = linear.weight!;
+        // The layer's tensors must outlive a dispose scope the caller may have open (a library user loading inside
+        // one); the temporaries go with this one.
+        using var scope = NewDisposeScope();
         var (packed, absmax) = Nf4.Quantize(weight);
         Tensor? nested = null, offset = null;
         if (doubleQuant)
         {
             var (codes, nestedAbsmax, mean) = DoubleQuant.Quantize(absmax);
-            absmax.Dispose();
             (absmax, nested, offset) = (codes, nestedAbsmax, tensor(mean));
         }
-        return new Linear4bit(weight.shape[0], weight.shape[1], packed.reshape(-1, 1), absmax, nested, offset, linear.bias?.detach().clone());
+        return new Linear4bit(weight.shape[0], weight.shape[1], packed.reshape(-1, 1).DetachFromDisposeScope(), absmax.DetachFromDisposeScope(),
+                              nested?.DetachFromDisposeScope(), offset?.DetachFromDisposeScope(), linear.bias?.detach().clone().DetachFromDisposeScope());
     }
 
     /// <summary>A layer from stored parts (a base-nf4 folder), exactly as they were written.</summary>
