@@ -66,7 +66,7 @@ public static class ServeCommand
             else logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
             logging.AddFilter("Microsoft", LogLevel.Warning);
         }, cancellationToken).ConfigureAwait(false);
-        Console.Error.WriteLine($"Serving {server.Options.Model} on {server.Address} (max batch {options.MaxBatchSize}, queue {options.MaxQueuedInputs}" +
+        Console.Error.WriteLine($"Serving {server.Options.Model} on {server.Address} ({(options.Int8 ? "int8, " : "")}max batch {options.MaxBatchSize}, queue {options.MaxQueuedInputs}" +
                                 $"{(options.ApiKey is null ? "" : ", API key required")}); Ctrl+C to stop");
         await server.RunUntilCancelledAsync(cancellationToken).ConfigureAwait(false);
         Console.Error.WriteLine("Stopped: accepted requests were answered.");
