@@ -65,6 +65,8 @@ public static class ServeCommand
             if (json) logging.AddJsonConsole(o => o.IncludeScopes = false);
             else logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
             logging.AddFilter("Microsoft", LogLevel.Warning);
+            // A failed start (port in use) is reported once, as the command's one-line error, not also as the host's stack trace.
+            logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         }, cancellationToken).ConfigureAwait(false);
         Console.Error.WriteLine($"Serving {server.Options.Model} on {server.Address} ({(options.Int8 ? "int8, " : "")}max batch {options.MaxBatchSize}, queue {options.MaxQueuedInputs}" +
                                 $"{(options.ApiKey is null ? "" : ", API key required")}); Ctrl+C to stop");
