@@ -33,7 +33,9 @@ public static class MlmOutputFolder
         File.WriteAllText(Path.Combine(folder, ArgsFile), JsonSerializer.Serialize(s.Options, Indented));
         File.WriteAllLines(Path.Combine(folder, OutputFolder.LogFile), s.LogLines);
         if (s.Metrics is not null) File.WriteAllText(Path.Combine(folder, MetricsFile), JsonSerializer.Serialize(s.Metrics, Indented));
-        if (s.LogLines.Count > 0) CurvePlot.Save(Path.Combine(folder, OutputFolder.CurvesFile), s.LogLines, "held-out masked-token");
+        if (s.LogLines.Count > 0)
+            CurvePlot.Save(Path.Combine(folder, OutputFolder.CurvesFile), s.LogLines, "held-out masked-token",
+                           s.Options.ClsWords > 0 ? "training loss, masked tokens + [CLS] words" : "training loss");
         TrainingCheckpoint.Write(Path.Combine(folder, TrainerState.Folder), s.State, weights, s.Optimizer);
     });
 

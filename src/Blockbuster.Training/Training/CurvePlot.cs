@@ -16,7 +16,8 @@ public static class CurvePlot
     public const double SmoothingWeight = 0.9;
 
     /// <param name="heldOut">what the held-out points measure ("held-out", or "held-out masked-token" for pretraining)</param>
-    public static void Save(string path, IReadOnlyList<string> logLines, string heldOut = "held-out")
+    /// <param name="training">what the per-step loss is over ("training loss", or more where pretraining adds an objective)</param>
+    public static void Save(string path, IReadOnlyList<string> logLines, string heldOut = "held-out", string training = "training loss")
     {
         var steps = new List<(double Step, double Loss)>();
         var evals = new List<(double Step, double Epoch, double Loss, double Accuracy)>();
@@ -46,10 +47,10 @@ public static class CurvePlot
         {
             double[] xs = steps.Select(p => p.Step).ToArray(), ys = steps.Select(p => p.Loss).ToArray();
             var raw = plot.Add.ScatterLine(xs, ys, Colors.SteelBlue.WithAlpha(0.25));
-            raw.LegendText = "training loss (per step)";
+            raw.LegendText = $"{training} (per step)";
             var smooth = plot.Add.ScatterLine(xs, Smooth(ys), Colors.SteelBlue);
             smooth.LineWidth = 2;
-            smooth.LegendText = $"training loss (EMA, weight {SmoothingWeight}, ~{1 / (1 - SmoothingWeight):0} steps)";
+            smooth.LegendText = $"{training} (EMA, weight {SmoothingWeight}, ~{1 / (1 - SmoothingWeight):0} steps)";
         }
         var withLoss = evals.Where(e => !double.IsNaN(e.Loss)).ToList();
         if (withLoss.Count > 0)
