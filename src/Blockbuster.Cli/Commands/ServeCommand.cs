@@ -26,10 +26,7 @@ public static class ServeCommand
     internal static readonly Option<string> Precision = CommonOptions.Precision();
     internal static readonly Option<string> Device = CommonOptions.Device();
     internal static readonly Option<int> Threads = CommonOptions.Threads();
-    internal static readonly Option<string?> Quantize = new Option<string?>("--quantize")
-    {
-        Description = "int8: the encoder's linear layers in int8 with inputs quantised at run time, as PyTorch's quantize_dynamic (CPU, FBGEMM; fastest on CPUs with VNNI)",
-    }.AcceptOnlyFromAmong("int8");
+    internal static readonly Option<string?> Quantize = CommonOptions.Int8Quantize();
 
     public static Command Create()
     {

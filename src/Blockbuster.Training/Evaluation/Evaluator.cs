@@ -23,7 +23,7 @@ public static class Evaluator
         if (o.BatchSize <= 0) throw new UsageException("batch_size", $"must be positive, got {o.BatchSize}.");
         var clock = Stopwatch.StartNew();
         TorchRuntime.SetThreads(o.Threads);
-        var device = TorchRuntime.ResolveDevice(o.Int8 && o.Device == "auto" ? "cpu" : o.Device);   // int8 kernels are CPU ones
+        var device = SentimentClassifier.InferenceDevice(o.Device, o.Int8);
         var folder = await ModelFolder.ResolveForInferenceAsync(hub, o.Model, null, cancellationToken).ConfigureAwait(false);
 
         // The CSV is parsed and hashed (~1 s for IMDB in a fresh process) while LibTorch starts and the model

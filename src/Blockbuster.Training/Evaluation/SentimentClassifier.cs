@@ -51,7 +51,7 @@ public sealed class SentimentClassifier : IDisposable
     {
         if (o.BatchSize <= 0) throw new UsageException("batch_size", $"must be positive, got {o.BatchSize}.");
         TorchRuntime.SetThreads(o.Threads);
-        var device = TorchRuntime.ResolveDevice(o.Int8 && o.Device == "auto" ? "cpu" : o.Device);   // int8 kernels are CPU ones
+        var device = InferenceDevice(o.Device, o.Int8);
         var folder = await ModelFolder.ResolveForInferenceAsync(hub, o.Model, null, cancellationToken).ConfigureAwait(false);
         // A classifier folder names its vocabulary before the weights load: read it on the other core meanwhile.
         var earlyTokenizer = ModelFolder.ClassifierTokenizerFiles(folder) is var (vocab, tokenizerConfig)
@@ -76,6 +76,10 @@ public sealed class SentimentClassifier : IDisposable
             throw;
         }
     }
+
+    /// <summary>The device eval and predict score on: int8's kernels are CPU ones, so with int8 "auto" means the CPU.</summary>
+    internal static TorchSharp.torch.Device InferenceDevice(string requested, bool int8) =>
+        TorchRuntime.ResolveDevice(int8 && requested == "auto" ? "cpu" : requested);
 
     /// <summary>The int8 step (eval and predict share it): after the move to the device, which it must be the CPU.</summary>
     internal static void QuantizeInt8(Model.BertForSequenceClassification model, Model.Quantization.Nf4Options? nf4)
