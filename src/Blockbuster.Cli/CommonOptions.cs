@@ -47,14 +47,11 @@ public static class CommonOptions
 
     const string Int8Description = "int8: the encoder's linear layers in int8 with inputs quantised at run time, as PyTorch's quantize_dynamic (CPU, FBGEMM; fastest on CPUs with VNNI)";
 
-    /// <summary>--quantize for eval and predict: nf4, or int8 (inference only).</summary>
+    /// <summary>--quantize for eval, predict and serve: nf4, or int8 (inference only).</summary>
     public static Option<string?> InferenceQuantize() => new Option<string?>("--quantize")
     {
         Description = "nf4: hold the encoder and pooler in 4 bits (bitsandbytes' NF4); " + Int8Description,
     }.AcceptOnlyFromAmong("nf4", "int8");
-
-    /// <summary>--quantize for serve: int8 only.</summary>
-    public static Option<string?> Int8Quantize() => new Option<string?>("--quantize") { Description = Int8Description }.AcceptOnlyFromAmong("int8");
 
     public static Option<bool> DoubleQuant() => new("--double-quant")
     {

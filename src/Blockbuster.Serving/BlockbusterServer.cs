@@ -41,6 +41,9 @@ public sealed class BlockbusterServer : IAsyncDisposable
     /// <summary>The address the server listens on (the real port when <see cref="ServeOptions.Port"/> is 0).</summary>
     public Uri Address { get; }
 
+    /// <summary>How the served encoder's weights are held: "nf4", "int8", or null for full precision.</summary>
+    public string? Quantization => classifier.Quantization;
+
     BlockbusterServer(WebApplication app, SentimentClassifier classifier, ScoringQueue queue, ServerMetrics metrics, ServeOptions options, Uri address)
     {
         this.app = app;
@@ -56,7 +59,7 @@ public sealed class BlockbusterServer : IAsyncDisposable
     {
         Validate(o);
         var classifier = await SentimentClassifier.LoadAsync(
-            new PredictOptions(o.Model, null, o.InferenceBatchSize, o.Device, o.Threads, o.Precision, Int8: o.Int8), hub, ct).ConfigureAwait(false);
+            new PredictOptions(o.Model, null, o.InferenceBatchSize, o.Device, o.Threads, o.Precision, Quantize: o.Nf4, Int8: o.Int8), hub, ct).ConfigureAwait(false);
         try
         {
             var metrics = new ServerMetrics();
@@ -164,6 +167,7 @@ public sealed class BlockbusterServer : IAsyncDisposable
                                                   label2id = classifier.Labels.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => x.i) } },
             model_kind = classifier.Kind,
             model_dtype = classifier.Precision,
+            quantization = classifier.Quantization,
             max_input_length = classifier.MaxLength,
             truncation = classifier.Truncation.ToString().ToLowerInvariant(),
             truncate_by_default = o.TruncateByDefault,

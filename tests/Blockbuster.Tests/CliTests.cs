@@ -15,7 +15,8 @@ public class CliParseTests
     {
         var o = DistillCommand.ToOptions(Root.Parse("distill --teacher ./teacher --from-scratch --full-finetune --unlabelled a.csv,b.csv"));
         Assert.Equal((0.2, 42, (int?)null), (o.TestSize, o.Seed, o.Limit));
-        Assert.Equal("./teacher", o.Teacher);
+        Assert.Equal(["./teacher"], o.Teachers);
+        Assert.Equal(["./a", "./b", "./c"], DistillCommand.ToOptions(Root.Parse("distill --teacher ./a,./b --teacher ./c")).Teachers);
         Assert.Equal(["a.csv", "b.csv"], o.Unlabelled);
         o.Validate();
     }

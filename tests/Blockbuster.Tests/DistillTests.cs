@@ -24,7 +24,7 @@ public class DistillTests
         File.WriteAllLines(dir.File("unlabelled.csv"), ["review", .. SyntheticReviews.Make(160, 9).Select(r => $"\"{r.Text} again\"")]);
         var student = new TrainingOptions
         {
-            Teacher = teacher.Output, Unlabelled = [dir.File("unlabelled.csv")], Model = dir.File("random"), FromScratch = true, FullFinetune = true,
+            Teachers = [teacher.Output], Unlabelled = [dir.File("unlabelled.csv")], Model = dir.File("random"), FromScratch = true, FullFinetune = true,
             Output = dir.File("student"), Epochs = 2, BatchSize = 8, MaxLength = 32, LearningRate = 5e-3, Precision = "fp32", Threads = 1,
             Temperature = 2, Alpha = 0.7,
         };
@@ -44,7 +44,7 @@ public class DistillTests
         var cached = SafetensorsFile.ReadHeader(Path.Combine(student.Output, TeacherTargets.CacheFile));
         Assert.Equal([192 + 160, 2], cached["logits"]);
         using (var args = JsonDocument.Parse(File.ReadAllText(Path.Combine(student.Output, "training_args.json"))))
-            Assert.Equal(teacher.Output, args.RootElement.GetProperty("teacher").GetString());
+            Assert.Equal(teacher.Output, args.RootElement.GetProperty("teacher")[0].GetString());
         Assert.Contains("blockbuster distill --data", File.ReadAllText(Path.Combine(student.Output, "README.md")));
         var report = await Evaluator.RunAsync(new EvalOptions(student.Output, Threads: 1), OfflineHub(dir));
         Assert.Equal(result.Metrics.Accuracy, report.Metrics.Accuracy);
@@ -67,7 +67,7 @@ public class DistillTests
         var (teacher, student) = await Setup(dir);
         var other = SyntheticReviews.WriteCsv(dir.File("other.csv"), 100, seed: 5);
         var e = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(student with { Data = other }, OfflineHub(dir)));
-        Assert.Contains("is not the data the teacher was trained on", e.Message);
+        Assert.Contains("is not the data the teacher", e.Message);
 
         var split = SplitRecord.Load(Path.Combine(teacher.Output, "split.json"));
         var (_, test) = DataPreparation.FromSplit(split);
@@ -75,5 +75,37 @@ public class DistillTests
         e = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(student with { Unlabelled = [dir.File("leaky.csv")] }, OfflineHub(dir)));
         Assert.Contains("are held-out reviews of the teacher's split", e.Message);
         Assert.False(Directory.Exists(student.Output));
+    }
+
+    /// <summary>Several teachers: the student learns the log of their mean probability (Hinton et al.'s ensemble), and they must share one split.</summary>
+    [Fact]
+    public async Task An_ensemble_of_teachers_gives_its_mean_probability_and_must_share_one_split()
+    {
+        using var dir = new TempDir();
+        var (teacher, student) = await Setup(dir);
+        // A second teacher on the same data and seed (so the same split), trained differently.
+        var second = teacher with { Output = dir.File("teacher2"), Epochs = 1, LearningRate = 2e-3 };
+        await Trainer.RunAsync(second, OfflineHub(dir));
+        string[] texts = ["i loved this film , it was great fun !", "boring plot and bad acting . i hated it", "it was a film"];
+        async Task<float[][]> Scores(params string[] teachers) =>
+            await TeacherTargets.ComputeAsync(teachers, texts, null, OfflineHub(dir), TorchSharp.torch.CPU, null, CancellationToken.None);
+        var (a, b, both) = (await Scores(teacher.Output), await Scores(second.Output), await Scores(teacher.Output, second.Output));
+        for (int i = 0; i < texts.Length; i++)
+            for (int c = 0; c < 2; c++)
+                Assert.Equal(Math.Log((Math.Exp(a[i][c]) + Math.Exp(b[i][c])) / 2), both[i][c], 5);
+        Assert.NotEqual(a[0][1], b[0][1], 3);   // the two teachers do differ
+
+        // The ensemble distils end to end, and its command line names both teachers.
+        var ensemble = student with { Teachers = [teacher.Output, second.Output], Output = dir.File("ensemble"), Epochs = 1 };
+        await Trainer.RunAsync(ensemble, OfflineHub(dir));
+        Assert.Contains($"--teacher {teacher.Output},{second.Output}", File.ReadAllText(Path.Combine(ensemble.Output, "README.md")));
+
+        // A teacher on another split (another seed) is refused before anything is written.
+        var stranger = teacher with { Output = dir.File("teacher3"), Seed = 7, Epochs = 1 };
+        await Trainer.RunAsync(stranger, OfflineHub(dir));
+        var refused = student with { Teachers = [teacher.Output, stranger.Output], Output = dir.File("refused") };
+        var e = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(refused, OfflineHub(dir)));
+        Assert.Equal($"{stranger.Output} was trained on a different split from {teacher.Output} (split.json differs): ensembled teachers must share one split, or a review one holds out the other trained on.", e.Message);
+        Assert.False(Directory.Exists(refused.Output));
     }
 }

@@ -54,6 +54,28 @@ public class ServeTests(TrainedTinyModel trained) : IClassFixture<TrainedTinyMod
         Assert.Equal(expected[0].Probability, 1 / (1 + Math.Exp(b - a)), 5);
     }
 
+    [Theory]
+    [InlineData("nf4")]
+    [InlineData("int8")]
+    public async Task Quantised_serving_scores_as_predict_does_with_the_same_quantisation_and_says_so_in_info(string quantization)
+    {
+        var nf4 = quantization == "nf4" ? new Blockbuster.Model.Quantization.Nf4Options(DoubleQuant: true) : null;
+        bool int8 = quantization == "int8";
+        var (server, client) = await Start(Options with { Nf4 = nf4, Int8 = int8 });
+        await using var _ = server;
+        Assert.Equal(quantization, server.Quantization);
+        using var classifier = await SentimentClassifier.LoadAsync(new PredictOptions(trained.Output, Threads: 1, Precision: "fp32", Quantize: nf4, Int8: int8), trained.Hub);
+        Assert.Equal(quantization, classifier.Quantization);
+        const string text = "i loved this film , it was great fun !";
+        var expected = classifier.Predict(text);
+
+        var scores = await (await client.PostAsync("/predict", Json(JsonSerializer.Serialize(new { inputs = text })))).Content.ReadFromJsonAsync<JsonArray>();
+        foreach (var score in scores!)   // one text: one list of label scores
+            Assert.Equal(expected.Probabilities[score!["label"]!.GetValue<string>()], score["score"]!.GetValue<double>(), 5);
+        var info = await client.GetFromJsonAsync<JsonObject>("/info");
+        Assert.Equal(quantization, info!["quantization"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Bad_requests_get_text_embeddings_inferences_status_codes_with_one_line_errors()
     {
@@ -136,6 +158,7 @@ public class ServeTests(TrainedTinyModel trained) : IClassFixture<TrainedTinyMod
         Assert.Equal(32, info!["max_input_length"]!.GetValue<int>());
         Assert.Equal("positive", info["model_type"]!["classifier"]!["id2label"]!["1"]!.GetValue<string>());
         Assert.Equal("fp32", info["model_dtype"]!.GetValue<string>());
+        Assert.Null(info["quantization"]);   // full precision
         var openApi = await client.GetFromJsonAsync<JsonObject>("/openapi/v1.json");
         var predict = openApi!["paths"]!["/predict"]!["post"]!;
         Assert.NotNull(predict["requestBody"]);

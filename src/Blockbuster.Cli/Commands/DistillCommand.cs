@@ -13,7 +13,13 @@ public static class DistillCommand
 {
     static readonly TrainingOptions Defaults = new();
 
-    internal static readonly Option<string> Teacher = new("--teacher") { Description = "classifier folder written by 'blockbuster train' whose soft labels the student learns; its split.json fixes the data" };
+    internal static readonly Option<string[]> Teacher = new("--teacher")
+    {
+        Description = "classifier folder written by 'blockbuster train' whose soft labels the student learns; its split.json fixes the data. " +
+                      "Several (comma-separated or repeated, all trained on one split): the student learns their averaged probabilities",
+        AllowMultipleArgumentsPerToken = true,
+        CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
+    };
     internal static readonly Option<string[]> Unlabelled = new("--unlabelled")
     {
         Description = "CSVs of unlabelled text (--text-column) the student also learns the teacher's soft labels on (comma-separated or repeated)",
@@ -33,6 +39,7 @@ public static class DistillCommand
             Examples:
               blockbuster distill --teacher ./minilm-teacher --model ../shared/models/bert-tiny --from-scratch --full-finetune \
                 --unlabelled ../shared/data/imdb_unsup.csv --output ./bert-tiny-student
+              blockbuster distill --teacher ./minilm-teacher,./bert-tiny-model --from-scratch --full-finetune --output ./ensemble-student
               blockbuster distill --output ./bert-tiny-student --resume
             """);
         // The teacher's split fixes the data, its held-out part and the seed: train's --data, --test-size, --limit, --seed do not apply.
@@ -42,7 +49,7 @@ public static class DistillCommand
         foreach (var option in new Option[] { Teacher, Unlabelled, Temperature, Alpha }) command.Options.Add(option);
         command.Validators.Add(result =>
         {
-            if (result.GetValue(Teacher) is null && !result.GetValue(TrainCommand.Resume)) result.AddError("Option '--teacher' is required (unless --resume continues a saved run).");
+            if (result.GetValue(Teacher) is not { Length: > 0 } && !result.GetValue(TrainCommand.Resume)) result.AddError("Option '--teacher' is required (unless --resume continues a saved run).");
         });
         command.SetAction(RunAsync);
         return command;
@@ -52,7 +59,7 @@ public static class DistillCommand
     {
         // Not options of distill (the teacher's split.json fixes them): train's defaults, not the parser's zeros.
         TestSize = Defaults.TestSize, Seed = Defaults.Seed, Limit = Defaults.Limit,
-        Teacher = p.GetValue(Teacher), Unlabelled = p.GetValue(Unlabelled) ?? [], Temperature = p.GetValue(Temperature), Alpha = p.GetValue(Alpha),
+        Teachers = p.GetValue(Teacher) ?? [], Unlabelled = p.GetValue(Unlabelled) ?? [], Temperature = p.GetValue(Temperature), Alpha = p.GetValue(Alpha),
     };
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("distill", async () =>

@@ -26,7 +26,8 @@ public static class ServeCommand
     internal static readonly Option<string> Precision = CommonOptions.Precision();
     internal static readonly Option<string> Device = CommonOptions.Device();
     internal static readonly Option<int> Threads = CommonOptions.Threads();
-    internal static readonly Option<string?> Quantize = CommonOptions.Int8Quantize();
+    internal static readonly Option<string?> Quantize = CommonOptions.InferenceQuantize();
+    internal static readonly Option<bool> DoubleQuant = CommonOptions.DoubleQuant();
 
     public static Command Create()
     {
@@ -39,7 +40,7 @@ public static class ServeCommand
               blockbuster serve --model ./blockbuster-model --port 8080
               curl -s localhost:8080/predict -H 'Content-Type: application/json' -d '{"inputs": "What a great film!"}'
             """);
-        foreach (var option in new Option[] { Model, Host, Port, MaxBatchSize, MaxWait, MaxQueue, MaxClientBatchSize, MaxBodyBytes, TruncateByDefault, ApiKey, BatchSize, LogFormat, Precision, Device, Threads, Quantize })
+        foreach (var option in new Option[] { Model, Host, Port, MaxBatchSize, MaxWait, MaxQueue, MaxClientBatchSize, MaxBodyBytes, TruncateByDefault, ApiKey, BatchSize, LogFormat, Precision, Device, Threads, Quantize, DoubleQuant })
             command.Options.Add(option);
         command.SetAction(RunAsync);
         return command;
@@ -49,7 +50,7 @@ public static class ServeCommand
         p.GetValue(Model)!, p.GetValue(Host)!, p.GetValue(Port), p.GetValue(MaxBatchSize), p.GetValue(MaxWait), p.GetValue(MaxQueue),
         p.GetValue(MaxClientBatchSize), p.GetValue(MaxBodyBytes), p.GetValue(TruncateByDefault),
         p.GetValue(ApiKey) ?? NullIfEmpty(Environment.GetEnvironmentVariable(ApiKeyVariable)), p.GetValue(BatchSize), p.GetValue(Precision)!, p.GetValue(Threads), p.GetValue(Device)!,
-        CommonOptions.Int8(p.GetValue(Quantize)));
+        CommonOptions.Int8(p.GetValue(Quantize)), CommonOptions.Nf4(p.GetValue(Quantize), p.GetValue(DoubleQuant)));
 
     static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 
@@ -65,7 +66,7 @@ public static class ServeCommand
             // A failed start (port in use) is reported once, as the command's one-line error, not also as the host's stack trace.
             logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         }, cancellationToken).ConfigureAwait(false);
-        Console.Error.WriteLine($"Serving {server.Options.Model} on {server.Address} ({(options.Int8 ? "int8, " : "")}max batch {options.MaxBatchSize}, queue {options.MaxQueuedInputs}" +
+        Console.Error.WriteLine($"Serving {server.Options.Model} on {server.Address} ({(server.Quantization is { } q ? q + ", " : "")}max batch {options.MaxBatchSize}, queue {options.MaxQueuedInputs}" +
                                 $"{(options.ApiKey is null ? "" : ", API key required")}); Ctrl+C to stop");
         await server.RunUntilCancelledAsync(cancellationToken).ConfigureAwait(false);
         Console.Error.WriteLine("Stopped: accepted requests were answered.");

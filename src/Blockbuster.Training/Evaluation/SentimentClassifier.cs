@@ -33,13 +33,17 @@ public sealed class SentimentClassifier : IDisposable
     public IReadOnlyList<string> Labels => loaded.Model.Config.Labels;
     public string Kind => loaded.Kind;
     public string Folder => loaded.Folder;
+    /// <summary>How the encoder's weights are held: "nf4", "int8", or null for full precision.</summary>
+    public string? Quantization { get; }
 
     readonly string precision;
     readonly object gate = new();   // one forward pass at a time: the predictor already uses both cores
 
-    SentimentClassifier(LoadedModel loaded, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength, Truncation truncation, string precision)
+    SentimentClassifier(LoadedModel loaded, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength, Truncation truncation, string precision,
+                        string? quantization)
     {
         this.precision = precision;
+        Quantization = quantization;
         Truncation = truncation;
         this.loaded = loaded;
         this.tokenizer = tokenizer;
@@ -68,7 +72,8 @@ public sealed class SentimentClassifier : IDisposable
                 ? await earlyTokenizer.ConfigureAwait(false)
                 : BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
             return new SentimentClassifier(loaded, tokenizer, new Predictor(loaded.Model, tokenizer, device, precision, maxLength, o.BatchSize), maxLength,
-                                           ModelSettings.Truncation(folder, o.Truncation), precision.Name);
+                                           ModelSettings.Truncation(folder, o.Truncation), precision.Name,
+                                           o.Int8 ? "int8" : o.Quantize is not null ? "nf4" : null);
         }
         catch
         {

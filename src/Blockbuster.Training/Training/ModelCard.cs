@@ -109,7 +109,7 @@ public static class ModelCard
             ["learning_rate"] = "--lr", ["gradient_accumulation_steps"] = "--gradient-accumulation", ["metric_for_best_model"] = "--best-metric",
         };
         string[] skip = ["blockbuster_format", "blockbuster_version", "overwrite", "resume", "device", "threads", "output"];
-        var line = new StringBuilder(o.Teacher is null ? "blockbuster train" : "blockbuster distill");
+        var line = new StringBuilder(o.Distills ? "blockbuster distill" : "blockbuster train");
         line.Append(" --data ").Append(Quote(o.Data));
         foreach (var (key, value) in actual)
         {

@@ -10,8 +10,8 @@ using static TorchSharp.torch;
 namespace Blockbuster.Training;
 
 /// <summary>
-/// The teacher's side of distillation: its log-probabilities for every training text (the labelled training
-/// reviews of its own split, then any unlabelled texts), computed once in batches and cached in the output
+/// The teacher's side of distillation: its log-probabilities (several teachers: their ensemble's) for every training
+/// text (the labelled training reviews of its own split, then any unlabelled texts), computed once in batches and cached in the output
 /// folder (<c>teacher_logits.safetensors</c>) so a resumed run does not score them again. Log-probabilities
 /// serve as logits: softmax(log p / T) = softmax(z / T), the constant between them cancels.
 /// </summary>
@@ -19,20 +19,36 @@ public static class TeacherTargets
 {
     public const string CacheFile = "teacher_logits.safetensors";
 
-    /// <summary>The teacher's split: the student must train and be scored on exactly it, so no held-out review leaks.</summary>
-    public static SplitRecord TeacherSplit(string teacher, string? data)
+    /// <summary>
+    /// The teachers' split: the student must train and be scored on exactly it, so no held-out review leaks. Several
+    /// teachers must share it (one's held-out review may be another's training review).
+    /// </summary>
+    public static SplitRecord TeacherSplit(IReadOnlyList<string> teachers, string? data)
+    {
+        var splits = teachers.Select(t => (Teacher: t, Split: TeacherSplit(t, data))).ToArray();
+        var (first, split) = splits[0];
+        foreach (var (other, theirs) in splits.Skip(1))
+            if (theirs.DataSha256 != split.DataSha256 || !theirs.TrainRows.SequenceEqual(split.TrainRows) || !theirs.TestRows.SequenceEqual(split.TestRows))
+                throw new DataFormatException($"{other} was trained on a different split from {first} ({SplitRecord.FileName} differs): ensembled teachers must share one split, or a review one holds out the other trained on.");
+        return split;
+    }
+
+    static SplitRecord TeacherSplit(string teacher, string? data)
     {
         var path = Path.Combine(teacher, SplitRecord.FileName);
         if (!File.Exists(path))
             throw new DataFormatException($"{teacher} has no {SplitRecord.FileName}: distillation trains on the teacher's own training split (a folder written by 'blockbuster train').");
         var split = SplitRecord.Load(path);
         if (data is { Length: > 0 } && ReviewCsv.Sha256(data) is var sha && !string.Equals(sha, split.DataSha256, StringComparison.OrdinalIgnoreCase))
-            throw new DataFormatException($"{Path.GetFileName(data)} is not the data the teacher was trained on (sha256 {sha[..12]}… ≠ {split.DataSha256[..12]}…); the student learns from the teacher's split only, so none of its held-out reviews leaks into training.");
+            throw new DataFormatException($"{Path.GetFileName(data)} is not the data the teacher {teacher} was trained on (sha256 {sha[..12]}… ≠ {split.DataSha256[..12]}…); the student learns from the teacher's split only, so none of its held-out reviews leaks into training.");
         return split;
     }
 
-    /// <summary>(N, labels) log-probabilities of the teacher for <paramref name="texts"/>, from the cache when it matches.</summary>
-    public static async Task<float[][]> ComputeAsync(string teacher, IReadOnlyList<string> texts, string? cacheFolder, HubClient hub, Device device,
+    /// <summary>
+    /// (N, labels) log-probabilities of the teachers for <paramref name="texts"/>, from the cache when it matches. With
+    /// several teachers, the log of their mean probability: the ensemble's prediction, as Hinton et al. (2015) distil it.
+    /// </summary>
+    public static async Task<float[][]> ComputeAsync(IReadOnlyList<string> teachers, IReadOnlyList<string> texts, string? cacheFolder, HubClient hub, Device device,
                                                      IProgress<TrainingEvent>? progress, CancellationToken ct)
     {
         var cache = cacheFolder is null ? null : Path.Combine(cacheFolder, CacheFile);
@@ -42,7 +58,25 @@ public static class TeacherTargets
             using var logits = stored["logits"];
             if (logits.shape[0] == texts.Count) return Rows(logits);
         }
-        progress?.Report(new TrainingStage($"Scoring {texts.Count:N0} texts with the teacher {teacher}"));
+        var mean = new float[texts.Count][];
+        for (int t = 0; t < teachers.Count; t++)
+        {
+            var label = teachers.Count == 1 ? teachers[t] : $"{teachers[t]} ({t + 1} of {teachers.Count})";
+            var probabilities = await PositiveNegativeAsync(teachers[t], label, texts, hub, device, progress, ct).ConfigureAwait(false);
+            for (int i = 0; i < texts.Count; i++)
+            {
+                mean[i] ??= new float[2];
+                for (int c = 0; c < 2; c++) mean[i][c] += probabilities[i][c] / teachers.Count;
+            }
+        }
+        return mean.Select(p => new[] { MathF.Log(Math.Max(p[0], 1e-30f)), MathF.Log(Math.Max(p[1], 1e-30f)) }).ToArray();
+    }
+
+    /// <summary>(N, 2) probabilities of one teacher, in the data's label order (0 negative, 1 positive) whatever the teacher's ids.</summary>
+    static async Task<float[][]> PositiveNegativeAsync(string teacher, string label, IReadOnlyList<string> texts, HubClient hub, Device device,
+                                                       IProgress<TrainingEvent>? progress, CancellationToken ct)
+    {
+        progress?.Report(new TrainingStage($"Scoring {texts.Count:N0} texts with the teacher {label}"));
         var loaded = await ModelFolder.ForInferenceAsync(hub, teacher, null, ct).ConfigureAwait(false);
         using var model = loaded.Model;
         model.to(device);
@@ -53,13 +87,12 @@ public static class TeacherTargets
         var predictor = new Predictor(model, tokenizer, device, precision, maxLength, 16);
         var probabilities = predictor.Probabilities(encodings, new SyncProgress<int>(done => progress?.Report(new EvaluationProgress(-1, done, texts.Count))), ct);
         var positive = SentimentLabel.PositiveIndex(model.Config.Labels);
-        // Stored in the data's label order (0 negative, 1 positive), whatever the teacher's ids.
-        var logProbabilities = probabilities.Select(p => new[] { MathF.Log(Math.Max(p[1 - positive], 1e-30f)), MathF.Log(Math.Max(p[positive], 1e-30f)) }).ToArray();
-        // The teacher's weights and its scoring's free heap blocks go back to the kernel before the student trains
-        // (NativeMemory: the heap would otherwise keep them resident for the whole run).
+        var ordered = probabilities.Select(p => new[] { p[1 - positive], p[positive] }).ToArray();
+        // The teacher's weights and its scoring's free heap blocks go back to the kernel before the next teacher or
+        // the student (NativeMemory: the heap would otherwise keep them resident for the whole run).
         model.Dispose();
         NativeMemory.ReleaseFreePages();
-        return logProbabilities;
+        return ordered;
     }
 
     public static Tensor ToTensor(float[][] logits) => tensor(logits.SelectMany(r => r).ToArray(), [logits.Length, 2]);

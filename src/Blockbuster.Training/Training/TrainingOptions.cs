@@ -62,8 +62,14 @@ public sealed record TrainingOptions
     [JsonPropertyName("quantize")] public string? Quantize { get; init; }
     /// <summary>With nf4: quantise the block absmax values again (bnb_4bit_use_double_quant).</summary>
     [JsonPropertyName("double_quant")] public bool DoubleQuant { get; init; } = true;
-    /// <summary>Knowledge distillation (blockbuster distill): the classifier folder whose soft labels the student learns; null: ordinary training.</summary>
-    [JsonPropertyName("teacher")] public string? Teacher { get; init; }
+    /// <summary>
+    /// Knowledge distillation (blockbuster distill): the classifier folders whose soft labels the student learns, their
+    /// probabilities averaged when there are several (an ensemble, as Hinton et al. 2015 distil); empty: ordinary training.
+    /// </summary>
+    [JsonPropertyName("teacher"), JsonConverter(typeof(OneOrManyStrings))] public string[] Teachers { get; init; } = [];
+
+    /// <summary>Whether this run distils (has teachers).</summary>
+    [JsonIgnore] public bool Distills => Teachers.Length > 0;
     /// <summary>Unlabelled CSVs (a text column) the student also learns the teacher's soft labels on.</summary>
     [JsonPropertyName("unlabelled")] public string[] Unlabelled { get; init; } = [];
     /// <summary>Softmax temperature of the distillation loss (Hinton et al. 2015); the KL term is scaled by T².</summary>
@@ -106,8 +112,9 @@ public sealed record TrainingOptions
         Check(Quantize is null or "nf4", "quantize", $"must be nf4, got '{Quantize}'.");
         Check(Temperature > 0, "temperature", $"must be positive, got {Temperature}.");
         Check(Alpha is >= 0 and <= 1, "alpha", $"must be between 0 and 1, got {Alpha}.");
-        Check(Teacher is not null || Resume || Data.Length > 0, "data", "must name the labelled CSV to train on.");
-        Check(Teacher is not null || Unlabelled.Length == 0, "unlabelled", "texts need a `teacher` to label them (blockbuster distill).");
+        Check(Distills || Resume || Data.Length > 0, "data", "must name the labelled CSV to train on.");
+        Check(Distills || Unlabelled.Length == 0, "unlabelled", "texts need a `teacher` to label them (blockbuster distill).");
+        Check(Teachers.Distinct(StringComparer.Ordinal).Count() == Teachers.Length, "teacher", "names the same folder twice.");
         Check(Quantize is null || !FullFinetune, "quantize", "nf4 freezes the base in 4 bits and trains LoRA adapters on top (QLoRA); it cannot be combined with `full_finetune`.");
         Check(Quantize is null || !FromScratch, "quantize", "nf4 quantises pretrained weights; random weights from `from_scratch` have nothing to keep, so train them in full precision.");
         Blockbuster.Training.Data.TextEncoding.Get(Encoding);

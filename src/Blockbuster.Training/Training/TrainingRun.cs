@@ -91,10 +91,10 @@ public sealed class TrainingRun : IDisposable
             progress?.Report(new TrainingStage($"Reading {Path.GetFileName(split.DataPath)}"));
             (train, test) = DataPreparation.FromSplit(split, split.DataPath);
         }
-        else if (o.Teacher is { } teacherFolder)
+        else if (o.Distills)
         {
-            // Distillation trains and scores on the teacher's own split (different data is refused).
-            split = TeacherTargets.TeacherSplit(teacherFolder, o.Data);
+            // Distillation trains and scores on the teachers' own split (different data, or teachers that disagree on it, are refused).
+            split = TeacherTargets.TeacherSplit(o.Teachers, o.Data);
             o = o with { Data = split.DataPath, TestSize = split.TestSize, Seed = split.Seed, Limit = split.Limit, TextColumn = split.TextColumn, LabelColumn = split.LabelColumn };
             progress?.Report(new TrainingStage($"Reading {Path.GetFileName(split.DataPath)} (the teacher's split)"));
             (train, test) = DataPreparation.FromSplit(split);
@@ -104,9 +104,9 @@ public sealed class TrainingRun : IDisposable
             progress?.Report(new TrainingStage($"Reading {Path.GetFileName(o.Data)}"));
             (train, test, split) = DataPreparation.ReadAndSplit(o);
         }
-        if (o.Teacher is not null && o.Unlabelled.Length > 0) train = WithUnlabelled(train, test, o);
-        float[][]? teacherLogits = o.Teacher is { } teacher
-            ? await TeacherTargets.ComputeAsync(teacher, train.Texts, o.Resume ? o.Output : null, hub, device, progress, cancellationToken).ConfigureAwait(false)
+        if (o.Distills && o.Unlabelled.Length > 0) train = WithUnlabelled(train, test, o);
+        float[][]? teacherLogits = o.Distills
+            ? await TeacherTargets.ComputeAsync(o.Teachers, train.Texts, o.Resume ? o.Output : null, hub, device, progress, cancellationToken).ConfigureAwait(false)
             : null;
 
         progress?.Report(new TrainingStage($"Resolving model {o.Model}"));
