@@ -108,4 +108,16 @@ public class DistillTests
         Assert.Equal($"{stranger.Output} was trained on a different split from {teacher.Output} (split.json differs): ensembled teachers must share one split, or a review one holds out the other trained on.", e.Message);
         Assert.False(Directory.Exists(refused.Output));
     }
+
+    /// <summary>training_args.json from before ensembles held one teacher as a string (or null): it still loads, so such runs resume.</summary>
+    [Theory]
+    [InlineData("{\"teacher\": \"./t\"}", new[] { "./t" })]
+    [InlineData("{\"teacher\": null}", new string[0])]
+    [InlineData("{\"teacher\": [\"./a\", \"./b\"]}", new[] { "./a", "./b" })]
+    public void Saved_options_read_one_teacher_none_or_several(string json, string[] teachers)
+    {
+        var o = JsonSerializer.Deserialize<TrainingOptions>(json)!;
+        Assert.Equal(teachers, o.Teachers);
+        Assert.Equal(teachers, JsonSerializer.Deserialize<TrainingOptions>(JsonSerializer.Serialize(o))!.Teachers);
+    }
 }

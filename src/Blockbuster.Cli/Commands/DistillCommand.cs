@@ -34,7 +34,8 @@ public static class DistillCommand
         var command = new Command("distill", """
             Knowledge distillation: train a student (--model, any BERT folder or config; --from-scratch allowed) on a teacher's soft
             labels (KL at --temperature, scaled by T², mixed with the cross-entropy on true labels by --alpha), on the teacher's own
-            training split plus any unlabelled text. The teacher's scores are computed once and cached in the output folder.
+            training split plus any unlabelled text. Several teachers: the student learns their mean probability (an ensemble).
+            The teachers' scores are computed once and cached in the output folder.
 
             Examples:
               blockbuster distill --teacher ./minilm-teacher --model ../shared/models/bert-tiny --from-scratch --full-finetune \
