@@ -9,6 +9,9 @@ namespace Blockbuster.Training;
 /// </summary>
 sealed class OneOrManyStrings : JsonConverter<string[]>
 {
+    // Without it System.Text.Json sets null itself, past Read: every train run's saved `"teacher": null` would load as null.
+    public override bool HandleNull => true;
+
     public override string[] Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
     {
         JsonTokenType.Null => [],
