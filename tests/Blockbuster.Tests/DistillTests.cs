@@ -105,7 +105,7 @@ public class DistillTests
         await Trainer.RunAsync(stranger, OfflineHub(dir));
         var refused = student with { Teachers = [teacher.Output, stranger.Output], Output = dir.File("refused") };
         var e = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(refused, OfflineHub(dir)));
-        Assert.Equal($"{stranger.Output} was trained on a different split from {teacher.Output} (split.json differs): ensembled teachers must share one split, or a review one holds out the other trained on.", e.Message);
+        Assert.Equal($"{stranger.Output} was trained on a different split from {teacher.Output} (split.json differs): ensembled teachers must share one split (otherwise one may have trained on a review the other holds out).", e.Message);
         Assert.False(Directory.Exists(refused.Output));
     }
 

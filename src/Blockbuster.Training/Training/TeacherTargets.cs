@@ -29,7 +29,7 @@ public static class TeacherTargets
         var (first, split) = splits[0];
         foreach (var (other, theirs) in splits.Skip(1))
             if (theirs.DataSha256 != split.DataSha256 || !theirs.TrainRows.SequenceEqual(split.TrainRows) || !theirs.TestRows.SequenceEqual(split.TestRows))
-                throw new DataFormatException($"{other} was trained on a different split from {first} ({SplitRecord.FileName} differs): ensembled teachers must share one split, or a review one holds out the other trained on.");
+                throw new DataFormatException($"{other} was trained on a different split from {first} ({SplitRecord.FileName} differs): ensembled teachers must share one split (otherwise one may have trained on a review the other holds out).");
         return split;
     }
 
