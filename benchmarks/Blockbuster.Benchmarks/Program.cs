@@ -27,6 +27,8 @@ switch (command)
         return AttentionGradProbe.Run();
     case "inference-probe":
         return InferenceProbe.Run();
+    case "int8-probe":
+        return Int8Probe.Run();
     case "inference-attention-probe":
         return InferenceAttentionProbe.Run();
     case "workers-probe":
@@ -61,6 +63,6 @@ switch (command)
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
         return 0;
     default:
-        Console.WriteLine("usage: Blockbuster.Benchmarks onnx-race MODEL | serve-load MODEL | minilm-parity | tokenizer-parity | nf4-memory | qlora-throughput | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
+        Console.WriteLine("usage: Blockbuster.Benchmarks onnx-race MODEL | serve-load MODEL | minilm-parity | tokenizer-parity | nf4-memory | qlora-throughput | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | int8-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
         return command == "help" ? 0 : 2;
 }

@@ -8,9 +8,11 @@ namespace Blockbuster.Model;
 /// softmax(QKᵀ/√d + bias) → dropout → ·V written out.
 /// </summary>
 /// <remarks>
-/// Written out rather than <c>scaled_dot_product_attention</c>, measured with the attention-grad-probe
-/// benchmark: libtorch's fused CPU attention is slower at inference on short batches and draws its dropout
-/// mask with the slow CPU Bernoulli sampler in training. Large batches at inference do use it (<see cref="FusedAboveScores"/>). The softmax runs on the
+/// Written out rather than <c>scaled_dot_product_attention</c>, measured with the attention-grad-probe and
+/// int8-probe benchmarks: in bf16, libtorch's fused CPU attention is slower at inference (5.1 against 3.1 ms for
+/// B=8, T=288 on one thread) and draws its dropout mask with the slow CPU Bernoulli sampler in training. fp32
+/// inference does use it, where its kernel is the faster one (4.7 against 6.2 ms there), and so do large bf16
+/// batches at inference (<see cref="FusedAboveScores"/>). The softmax runs on the
 /// compute dtype: libtorch's CPU kernel loads bf16 rows into fp32, takes max, exp and sum in fp32 and
 /// rounds the output once (forward and backward; CUDA's kernel accumulates in fp32 too), so it is
 /// autocast's fp32 softmax without an fp32 (B, nh, T, T) copy and two casts each way, which made
@@ -24,9 +26,9 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
     public readonly FastDropout dropout;   // on the attention probabilities, as in HF
 
     /// <summary>
-    /// Inference uses libtorch's fused attention, which works block by block instead of materialising the
-    /// (B, nh, T, T) scores, once those scores would pass this many elements (16 MB in bf16). Below it the
-    /// written-out path is faster; above it the score tensors cost more memory than they save time
+    /// Inference in bf16 (or fp16) uses libtorch's fused attention, which works block by block instead of
+    /// materialising the (B, nh, T, T) scores, once those scores would pass this many elements (16 MB in bf16).
+    /// Below it the written-out path is faster; above it the score tensors cost more memory than they save time
     /// (figures: README, "Why the code is shaped this way").
     /// </summary>
     public const long FusedAboveScores = 1L << 23;
@@ -67,7 +69,7 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
         var q = Heads(query);
         var k = Heads(key);
         var v = Heads(value);
-        var context = !training && B * numHeads * T * T > FusedAboveScores
+        var context = !training && (q.dtype == ScalarType.Float32 || B * numHeads * T * T > FusedAboveScores)
             ? nn.functional.scaled_dot_product_attention(q, k, v, attentionBias)
             : WrittenOut(q, k, v, attentionBias);                                                 // (B, nh, T, hs)
         return context.transpose(1, 2).reshape(B, T, numHeads * headSize);                        // (B, T, H)
