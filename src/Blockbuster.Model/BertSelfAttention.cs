@@ -11,7 +11,7 @@ namespace Blockbuster.Model;
 /// Written out rather than <c>scaled_dot_product_attention</c>, measured with the attention-grad-probe and
 /// int8-probe benchmarks: in bf16, libtorch's fused CPU attention is slower at inference (5.1 against 3.1 ms for
 /// B=8, T=288 on one thread) and draws its dropout mask with the slow CPU Bernoulli sampler in training. fp32
-/// inference does use it, where its kernel is the faster one (4.7 against 6.2 ms there), and so do large bf16
+/// inference does use it, where its kernel is the faster one (4.5–4.7 against 5.3–6.2 ms there), and so do large bf16
 /// batches at inference (<see cref="FusedAboveScores"/>). The softmax runs on the
 /// compute dtype: libtorch's CPU kernel loads bf16 rows into fp32, takes max, exp and sum in fp32 and
 /// rounds the output once (forward and backward; CUDA's kernel accumulates in fp32 too), so it is

@@ -5,7 +5,7 @@ namespace Blockbuster.Tests;
 
 /// <summary>
 /// The additive attention bias: padding a sequence must not change its hidden states, in fp32 and bf16, on
-/// the written-out attention (small batches) and the fused one inference uses for large ones.
+/// the written-out attention (small bf16 batches) and the fused one inference uses for fp32 and large batches.
 /// </summary>
 public class PaddingTests
 {
@@ -40,5 +40,28 @@ public class PaddingTests
         var unmasked = model.bert.call(padded, ones(rows, T, ScalarType.Int64), zeros(rows, T, ScalarType.Int64)).LastHiddenState[0, TensorIndex.Slice(0, length)];
         double leak = (unmasked - alone).abs().max().item<float>();
         Assert.True(leak > 5 * tolerance, $"unmasked padding moved the hidden states by only {leak}");
+    }
+
+    /// <summary>
+    /// fp32 inference runs attention through libtorch's fused kernel, training through the written-out one:
+    /// with dropout off the two must agree, padding included.
+    /// </summary>
+    [Fact]
+    public void Fp32_inference_attention_matches_the_written_out_attention()
+    {
+        using var generator = new Generator(5);
+        using var model = new BertForSequenceClassification(TinyModels.Config() with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 });
+        using var _ = no_grad();
+        foreach (var p in model.parameters()) p.normal_(0, 0.5, generator);
+        var ids = randint(5, 120, [3, 40], generator: generator);
+        var mask = ones(3, 40, ScalarType.Int64);
+        mask[1, TensorIndex.Slice(25)] = 0;   // one padded row: the additive bias goes through both kernels
+        var types = zeros(3, 40, ScalarType.Int64);
+        model.eval();
+        var fused = model.bert.call(ids, mask, types).LastHiddenState;
+        model.train();
+        var writtenOut = model.bert.call(ids, mask, types).LastHiddenState;
+        double difference = (fused - writtenOut).abs().max().item<float>();
+        Assert.True(difference < 1e-4, $"fused and written-out attention differ by {difference}");
     }
 }
