@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Blockbuster.Model;
 using static TorchSharp.torch;
 
@@ -7,20 +6,7 @@ namespace Blockbuster.Benchmarks;
 /// <summary>Where an eval batch's forward pass goes: each bert-tiny module alone at B=64, T=288, bf16 and fp32.</summary>
 static class InferenceProbe
 {
-    static void Time(string name, Func<Tensor> f, long tokens, int reps = 20)
-    {
-        for (int i = 0; i < 3; i++) { using var s = NewDisposeScope(); f(); }
-        var times = new double[reps];
-        for (int i = 0; i < reps; i++)
-        {
-            using var s = NewDisposeScope();
-            var sw = Stopwatch.StartNew();
-            f();
-            times[i] = sw.Elapsed.TotalMilliseconds;
-        }
-        Array.Sort(times);
-        Console.WriteLine($"{name,-34} median {times[reps / 2],7:F2} ms  ({tokens / times[reps / 2] * 1000,10:N0} tok/s)");
-    }
+    static void Time(string name, Func<Tensor> f, long tokens, int reps = 20) => ProbeTimer.Time(name, f, tokens, reps);
 
     public static int Run()
     {
@@ -30,31 +16,12 @@ static class InferenceProbe
         using var model = new BertForSequenceClassification(config);
         model.eval();
         using var _ = no_grad();
-        var ids = randint(1000, 30000, [B, T]);
-        var mask = ones(B, T, dtype: ScalarType.Int64);
-        mask[0, TensorIndex.Slice(T - 20)] = 0;   // one padded member, as in most eval batches
-        var types = zeros(B, T, dtype: ScalarType.Int64);
-        var layer = model.bert.encoder.layer[0];
+        var (ids, mask, types) = ProbeTimer.Batch(B, T);
         foreach (var dtype in new ScalarType?[] { ScalarType.BFloat16, null })
         {
             Console.WriteLine($"--- {dtype?.ToString() ?? "Float32"}, B={B}, T={T}, {get_num_threads()} threads");
             using var cast = Autocast.Enable(dtype);
-            var hidden = model.bert.embeddings.call(ids, types);
-            var bias = zeros(B, 1, 1, T, dtype ?? ScalarType.Float32).masked_fill_(mask.eq(0).view(B, 1, 1, T), float.NegativeInfinity);
-            var attended = layer.attention.call(hidden, bias);
-            var inter = layer.intermediate.call(attended);
-            Time("whole model", () => model.call(ids, mask, types), B * T);
-            Time("embeddings", () => model.bert.embeddings.call(ids, types), B * T);
-            Time("layer", () => layer.call(hidden, bias), B * T);
-            Time("  attention.self", () => layer.attention.self.call(hidden, bias), B * T);
-            var selfOut = layer.attention.self.call(hidden, bias);
-            Time("  attention.output", () => layer.attention.output.call(selfOut, hidden), B * T);
-            Time("  intermediate", () => layer.intermediate.call(attended), B * T);
-            Time("  output", () => layer.output.call(inter, attended), B * T);
-            Time("pooler", () => model.bert.pooler!.call(hidden), B * T);
-            var preActivation = Autocast.Linear(layer.intermediate.dense, attended);
-            Time("  intermediate dense alone", () => Autocast.Linear(layer.intermediate.dense, attended), B * T);
-            Time("  gelu alone", () => nn.functional.gelu(preActivation), B * T);
+            TimeModules(model, ids, mask, types, dtype, (name, f) => Time(name, f, B * T));
         }
         using (Autocast.Enable(ScalarType.BFloat16))
         {
@@ -69,5 +36,28 @@ static class InferenceProbe
             }
         }
         return 0;
+    }
+    /// <summary>Each module of a forward alone (the first layer's), on the inputs' shape, under <paramref name="dtype"/>.</summary>
+    internal static void TimeModules(BertForSequenceClassification model, Tensor ids, Tensor mask, Tensor types, ScalarType? dtype,
+                                     Action<string, Func<Tensor>> time)
+    {
+        var layer = model.bert.encoder.layer[0];
+        var hidden = model.bert.embeddings.call(ids, types);
+        var bias = ProbeTimer.Bias(mask, dtype);
+        var attended = layer.attention.call(hidden, bias);
+        var inter = layer.intermediate.call(attended);
+        var selfOut = layer.attention.self.call(hidden, bias);
+        time("whole model", () => model.call(ids, mask, types));
+        time("embeddings", () => model.bert.embeddings.call(ids, types));
+        time("layer", () => layer.call(hidden, bias));
+        time("  attention.self", () => layer.attention.self.call(hidden, bias));
+        time("  attention.output", () => layer.attention.output.call(selfOut, hidden));
+        time("  intermediate", () => layer.intermediate.call(attended));
+        time("  output", () => layer.output.call(inter, attended));
+        time("pooler + classifier", () => Autocast.Linear(model.classifier, model.bert.pooler!.call(hidden)));
+        var preActivation = Autocast.Linear(layer.intermediate.dense, attended);
+        time("  intermediate dense alone", () => Autocast.Linear(layer.intermediate.dense, attended));
+        time("  gelu alone", () => nn.functional.gelu(preActivation));
+        time("  LayerNorm alone", () => layer.output.LayerNorm.call(Autocast.Float(hidden)));
     }
 }

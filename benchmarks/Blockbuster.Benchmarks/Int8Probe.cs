@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Blockbuster.Model;
 using Blockbuster.Model.Quantization;
 using TorchSharp;
@@ -12,21 +11,7 @@ namespace Blockbuster.Benchmarks;
 /// </summary>
 static class Int8Probe
 {
-    static double Time(string name, Func<Tensor> f, long tokens, int reps = 40)
-    {
-        for (int i = 0; i < 5; i++) { using var s = NewDisposeScope(); f(); }
-        var times = new double[reps];
-        for (int i = 0; i < reps; i++)
-        {
-            using var s = NewDisposeScope();
-            var sw = Stopwatch.StartNew();
-            f();
-            times[i] = sw.Elapsed.TotalMilliseconds;
-        }
-        Array.Sort(times);
-        Console.WriteLine($"{name,-40} median {times[reps / 2],7:F3} ms  ({tokens / times[reps / 2] * 1000,10:N0} tok/s)");
-        return times[reps / 2];
-    }
+    static double Time(string name, Func<Tensor> f, long tokens, int reps = 40) => ProbeTimer.Time(name, f, tokens, reps, warmups: 5);
 
     public static int Run()
     {
@@ -37,41 +22,25 @@ static class Int8Probe
         using var model = new BertForSequenceClassification(config);
         model.eval();
         using var _ = no_grad();
-        var ids = randint(1000, 30000, [B, T]);
-        var mask = ones(B, T, dtype: ScalarType.Int64);
-        mask[0, TensorIndex.Slice(T - 20)] = 0;
-        var types = zeros(B, T, dtype: ScalarType.Int64);
+        var (ids, mask, types) = ProbeTimer.Batch(B, T);
         using (Autocast.Enable(ScalarType.BFloat16)) Time("whole model bf16 (not quantised)", () => model.call(ids, mask, types), B * T);
         Int8DynamicQuantizer.Quantize(model);
-        var layer = model.bert.encoder.layer[0];
-        var self = layer.attention.self;
+        var self = model.bert.encoder.layer[0].attention.self;
         foreach (var dtype in new ScalarType?[] { ScalarType.BFloat16, null })
         {
             Console.WriteLine($"--- int8 + {dtype?.ToString() ?? "Float32"}, B={B}, T={T}, 1 thread");
             using var cast = Autocast.Enable(dtype);
+            InferenceProbe.TimeModules(model, ids, mask, types, dtype, (name, f) => Time(name, f, B * T));
             var hidden = model.bert.embeddings.call(ids, types);
-            var bias = zeros(B, 1, 1, T, dtype ?? ScalarType.Float32).masked_fill_(mask.eq(0).view(B, 1, 1, T), float.NegativeInfinity);
-            var attended = layer.attention.call(hidden, bias);
-            var inter = layer.intermediate.call(attended);
-            var selfOut = self.call(hidden, bias);
-            Time("whole model", () => model.call(ids, mask, types), B * T);
-            Time("embeddings", () => model.bert.embeddings.call(ids, types), B * T);
-            Time("layer", () => layer.call(hidden, bias), B * T);
-            Time("  attention.self", () => self.call(hidden, bias), B * T);
-            Time("    query alone", () => self.query.call(hidden), B * T);
+            var bias = ProbeTimer.Bias(mask, dtype);
+            Time("query alone", () => self.query.call(hidden), B * T);
             var q = Autocast.Compute(self.query.call(hidden)).view(B, T, 2, 64).transpose(1, 2);
-            Time("    attention core (written out)", () =>
+            Time("attention core (written out)", () =>
             {
                 var scores = q.mul(0.125).matmul(q.transpose(-1, -2));
                 scores.add_(bias);
                 return scores.softmax(-1).matmul(q);
             }, B * T);
-            Time("  attention.output", () => layer.attention.output.call(selfOut, hidden), B * T);
-            Time("  intermediate", () => layer.intermediate.call(attended), B * T);
-            Time("    intermediate dense alone", () => layer.intermediate.dense.call(attended), B * T);
-            Time("  output", () => layer.output.call(inter, attended), B * T);
-            Time("  LayerNorm alone", () => layer.output.LayerNorm.call(hidden.to(ScalarType.Float32)), B * T);
-            Time("pooler + classifier", () => Autocast.Linear(model.classifier, model.bert.pooler!.call(hidden)), B * T);
         }
         // Fused QKV: one int8 GEMM (384 outputs) against three (128 each), on the same fp32 input.
         Console.WriteLine("--- fusions, fp32 input");
