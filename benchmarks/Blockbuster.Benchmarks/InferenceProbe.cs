@@ -12,9 +12,7 @@ static class InferenceProbe
     {
         TorchRuntime.EnsureLoaded();
         long B = 64, T = 288;
-        var config = BertConfig.Load(Path.Combine(SharedPaths.BertTiny, "config.json"));
-        using var model = new BertForSequenceClassification(config);
-        model.eval();
+        using var model = ProbeTimer.RandomBertTiny();
         using var _ = no_grad();
         var (ids, mask, types) = ProbeTimer.Batch(B, T);
         foreach (var dtype in new ScalarType?[] { ScalarType.BFloat16, null })

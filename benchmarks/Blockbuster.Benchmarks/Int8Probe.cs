@@ -18,9 +18,7 @@ static class Int8Probe
         TorchRuntime.EnsureLoaded();
         set_num_threads(1);
         long B = 8, T = 288;
-        var config = BertConfig.Load(Path.Combine(SharedPaths.BertTiny, "config.json"));
-        using var model = new BertForSequenceClassification(config);
-        model.eval();
+        using var model = ProbeTimer.RandomBertTiny();
         using var _ = no_grad();
         var (ids, mask, types) = ProbeTimer.Batch(B, T);
         using (Autocast.Enable(ScalarType.BFloat16)) Time("whole model bf16 (not quantised)", () => model.call(ids, mask, types), B * T);
@@ -57,7 +55,7 @@ static class Int8Probe
             var y = FbgemmInt8.Linear(x, packedQkv, b).to(ScalarType.BFloat16).view(B, T, 3, 2, 64).permute(2, 0, 3, 1, 4);
             return y[0] + y[1] + y[2];
         }, B * T);
-        Console.WriteLine($"fused QKV would save {(three - one) * config.NumHiddenLayers:F3} ms of a forward");
+        Console.WriteLine($"fused QKV would save {(three - one) * model.Config.NumHiddenLayers:F3} ms of a forward");
         // The attention core on one thread: what BertSelfAttention writes out against libtorch's fused kernel.
         foreach (var dt in new[] { ScalarType.BFloat16, ScalarType.Float32 })
             foreach (var (b2, t2, nh, hs) in new (long, long, long, long)[] { (8, 128, 2, 64), (8, 288, 2, 64), (8, 512, 2, 64), (16, 288, 2, 64), (16, 200, 12, 32) })

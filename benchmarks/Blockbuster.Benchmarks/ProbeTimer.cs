@@ -1,3 +1,4 @@
+using Blockbuster.Model;
 using System.Diagnostics;
 using static TorchSharp.torch;
 
@@ -37,5 +38,13 @@ static class ProbeTimer
     {
         long B = mask.shape[0], T = mask.shape[1];
         return zeros(B, 1, 1, T, dtype ?? ScalarType.Float32).masked_fill_(mask.eq(0).view(B, 1, 1, T), float.NegativeInfinity);
+    }
+
+    /// <summary>bert-tiny's shape with random weights, in eval mode, for the inference probes.</summary>
+    public static BertForSequenceClassification RandomBertTiny()
+    {
+        var model = new BertForSequenceClassification(BertConfig.Load(Path.Combine(SharedPaths.BertTiny, "config.json")));
+        model.eval();
+        return model;
     }
 }
