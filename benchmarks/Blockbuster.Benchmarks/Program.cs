@@ -8,6 +8,7 @@ using Blockbuster.Benchmarks;
 //   train-throughput [reviews] [--full-finetune] [--precision P]   trainer vs a bare TorchSharp loop
 //   step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe   where training time goes
 //   inference-probe | inference-attention-probe | eval-profile   where eval time goes
+//   int8-probe | onednn-probe                                   an int8 forward on one thread; oneDNN's fused int8 linear vs FBGEMM's
 //   workers-probe [batch] | train-workers-probe                 one two-threaded loop vs two single-threaded workers
 //   qlora-throughput [reviews] [rounds]     trainer tokens/s with an NF4 base vs bf16, paired (all-MiniLM-L6-v2)
 //   nf4-memory                              bytes of the frozen base in fp32, bf16, NF4, NF4 + double quantisation
@@ -29,6 +30,8 @@ switch (command)
         return InferenceProbe.Run();
     case "int8-probe":
         return Int8Probe.Run();
+    case "onednn-probe":
+        return OnednnProbe.Run();
     case "inference-attention-probe":
         return InferenceAttentionProbe.Run();
     case "workers-probe":
@@ -63,6 +66,6 @@ switch (command)
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
         return 0;
     default:
-        Console.WriteLine("usage: Blockbuster.Benchmarks onnx-race MODEL | serve-load MODEL | minilm-parity | tokenizer-parity | nf4-memory | qlora-throughput | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | int8-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
+        Console.WriteLine("usage: Blockbuster.Benchmarks onnx-race MODEL | serve-load MODEL | minilm-parity | tokenizer-parity | nf4-memory | qlora-throughput | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | int8-probe | onednn-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
         return command == "help" ? 0 : 2;
 }
