@@ -26,20 +26,21 @@ static class OnednnProbe
           training : bool
           def prepack(self: __torch__.Module, w: Tensor) -> Tensor:
             return ops.onednn.qlinear_prepack(w, None)
-          def quantize(self: __torch__.Module, x: Tensor) -> Tensor:
+          def quantize_with_params(self: __torch__.Module, x: Tensor) -> Tuple[Tensor, float, int]:
             scale, zp = torch._choose_qparams_per_tensor(x, False)
-            return torch.int_repr(torch.quantize_per_tensor(x, scale, zp, 13))
+            return torch.int_repr(torch.quantize_per_tensor(x, scale, zp, 13)), scale, zp
+          def quantize(self: __torch__.Module, x: Tensor) -> Tensor:
+            q, scale, zp = self.quantize_with_params(x)
+            return q
           def kernel(self: __torch__.Module, q: Tensor, scale: float, zp: int, qw: Tensor, w_scale: Tensor, w_zp: Tensor, bias: Tensor, out_dtype: int) -> Tensor:
             args = annotate(List[Optional[number]], [])
             return ops.onednn.qlinear_pointwise(q, scale, zp, qw, w_scale, w_zp, bias, 1., 0, out_dtype, "none", args, "")
           def dyn_none(self: __torch__.Module, x: Tensor, qw: Tensor, w_scale: Tensor, w_zp: Tensor, bias: Tensor, out_dtype: int) -> Tensor:
-            scale, zp = torch._choose_qparams_per_tensor(x, False)
-            q = torch.int_repr(torch.quantize_per_tensor(x, scale, zp, 13))
+            q, scale, zp = self.quantize_with_params(x)
             args = annotate(List[Optional[number]], [])
             return ops.onednn.qlinear_pointwise(q, scale, zp, qw, w_scale, w_zp, bias, 1., 0, out_dtype, "none", args, "")
           def dyn_gelu(self: __torch__.Module, x: Tensor, qw: Tensor, w_scale: Tensor, w_zp: Tensor, bias: Tensor, out_dtype: int) -> Tensor:
-            scale, zp = torch._choose_qparams_per_tensor(x, False)
-            q = torch.int_repr(torch.quantize_per_tensor(x, scale, zp, 13))
+            q, scale, zp = self.quantize_with_params(x)
             args = annotate(List[Optional[number]], [])
             return ops.onednn.qlinear_pointwise(q, scale, zp, qw, w_scale, w_zp, bias, 1., 0, out_dtype, "gelu", args, "none")
           def forward(self: __torch__.Module, x: Tensor) -> Tensor:
