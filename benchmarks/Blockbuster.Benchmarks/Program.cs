@@ -3,6 +3,7 @@ using Blockbuster.Benchmarks;
 
 // Benchmarks and whole-run measurements; see README "Benchmarks".
 //   tokenizer-parity [csv] [model-folder]   all reviews vs Hugging Face's tokenizer
+//   feature-probe [MODEL] [--train N] [--test M] [--length T]   linear probe of a base model's frozen [CLS] / mean features on imdb.csv
 //   minilm-parity                           MiniLM vs ONNX Runtime references: errors and forward time
 //   tokenize-time                           quick wall-clock of tokenizing the 50k reviews (median of 5)
 //   train-throughput [reviews] [--full-finetune] [--precision P]   trainer vs a bare TorchSharp loop
@@ -48,6 +49,8 @@ switch (command)
         return FillProbe.Run();
     case "train-throughput":
         return await TrainThroughput.Run(args);
+    case "feature-probe":
+        return FeatureProbe.Run(args);
     case "minilm-parity":
         return MiniLmParity.Run();
     case "leak-probe":
@@ -66,6 +69,6 @@ switch (command)
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
         return 0;
     default:
-        Console.WriteLine("usage: Blockbuster.Benchmarks onnx-race MODEL | serve-load MODEL | minilm-parity | tokenizer-parity | nf4-memory | qlora-throughput | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | int8-probe | onednn-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
+        Console.WriteLine("usage: Blockbuster.Benchmarks onnx-race MODEL | serve-load MODEL | feature-probe [MODEL] [--train N] [--test M] [--length T] | minilm-parity | tokenizer-parity | nf4-memory | qlora-throughput | tokenize-time | train-throughput | step-profile | layer-probe | rng-probe | attention-probe | attention-grad-probe | fill-probe | inference-probe | int8-probe | onednn-probe | inference-attention-probe | eval-profile | workers-probe | train-workers-probe | bdn [--filter PATTERN]");
         return command == "help" ? 0 : 2;
 }

@@ -37,6 +37,20 @@ public sealed class BertModel : nn.Module<Tensor, Tensor, Tensor, (Tensor LastHi
         encoder.call(embeddings.call(inputIds, tokenTypeIds), AttentionBias(attentionMask));
 
     /// <summary>
+    /// Every layer's output, as transformers' <c>output_hidden_states</c>: the embeddings' (B, T, H) first, then
+    /// each layer's, in the compute dtype under autocast. For hidden-state distillation (teacher and student):
+    /// all of them stay alive, so no per-layer scopes as in <see cref="BertEncoder"/>'s inference path.
+    /// </summary>
+    public Tensor[] EncodeAllLayers(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
+    {
+        var bias = AttentionBias(attentionMask);
+        var states = new Tensor[encoder.layer.Count + 1];
+        states[0] = embeddings.call(inputIds, tokenTypeIds);
+        for (int i = 0; i < encoder.layer.Count; i++) states[i + 1] = encoder.layer[i].call(states[i], bias);
+        return states;
+    }
+
+    /// <summary>
     /// The additive mask every layer adds to its attention scores: (B, 1, 1, T) in the compute dtype,
     /// broadcast over heads and queries, 0 for tokens and -inf for padding. None at all when nothing is
     /// padded (length-bucketed batches often are not), which saves attention a pass over its scores.

@@ -61,6 +61,31 @@ public class DistillTests
     }
 
     [Fact]
+    public async Task Another_student_reuses_the_cached_teacher_scores_only_for_the_same_teachers_and_texts()
+    {
+        using var dir = new TempDir();
+        var (teacher, student) = await Setup(dir);
+        await Trainer.RunAsync(student with { Epochs = 1 }, OfflineHub(dir));
+
+        // A second student (another learning rate) takes the first one's scores: no scoring, the same cache written again.
+        var stages = new List<string>();
+        var second = student with { Epochs = 1, LearningRate = 1e-3, Output = dir.File("second"), TeacherScores = student.Output };
+        await Trainer.RunAsync(second, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is TrainingStage s) stages.Add(s.Message); }));
+        Assert.DoesNotContain(stages, s => s.StartsWith("Scoring", StringComparison.Ordinal));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(student.Output, TeacherTargets.CacheFile)), File.ReadAllBytes(Path.Combine(second.Output, TeacherTargets.CacheFile)));
+
+        // Other unlabelled texts, or a teacher retrained after the scores were cached: refused, naming the folder.
+        File.WriteAllLines(dir.File("other.csv"), ["review", "\"a film i have not seen\""]);
+        var other = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(second with { Output = dir.File("third"), Unlabelled = [dir.File("other.csv")] }, OfflineHub(dir)));
+        Assert.Contains("other unlabelled texts", other.Message);
+        File.SetLastWriteTimeUtc(Path.Combine(teacher.Output, "model.safetensors"), DateTime.UtcNow.AddMinutes(1));
+        var stale = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(second with { Output = dir.File("fourth") }, OfflineHub(dir)));
+        Assert.Contains("newer than the scores", stale.Message);
+        Assert.False(Directory.Exists(dir.File("third")));
+        Assert.False(Directory.Exists(dir.File("fourth")));
+    }
+
+    [Fact]
     public async Task Other_data_and_held_out_reviews_among_the_unlabelled_texts_are_refused()
     {
         using var dir = new TempDir();

@@ -133,6 +133,55 @@ public class PretrainTests
     }
 
     [Fact]
+    public void Student_layers_map_uniformly_onto_the_teachers_as_TinyBERT_does()
+    {
+        Assert.Equal([0, 3, 6], HiddenStateDistillation.MapLayers(2, 6));      // bert-tiny ← all-MiniLM-L6-v2
+        Assert.Equal([0, 1, 2], HiddenStateDistillation.MapLayers(2, 2));
+        Assert.Equal([0, 3, 6, 9, 12], HiddenStateDistillation.MapLayers(4, 12));
+    }
+
+    [Fact]
+    public async Task Distilling_a_wider_teachers_hidden_states_learns_and_resumes_exactly()
+    {
+        using var dir = new TempDir();
+        var teacherConfig = TinyModels.Config() with { HiddenSize = 24, NumHiddenLayers = 4, IntermediateSize = 48 };
+        var teacher = TinyModels.WriteBaseFolder(dir.File("teacher"), seed: 5, teacherConfig);
+        var o = Options(dir, "distilled") with { Teacher = teacher };
+        var stages = new List<string>();
+        await Pretrainer.RunAsync(o, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is TrainingStage s) stages.Add(s.Message); }));
+        Assert.Contains(stages, s => s.Contains("layers 0, 2, 4", StringComparison.Ordinal));
+
+        // The student's states move towards the teacher's: the logged distillation terms fall.
+        var steps = File.ReadAllLines(Path.Combine(o.Output, "training_log.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.TryGetProperty("distill_hidden_mse", out _)).ToList();
+        double Mean(IEnumerable<JsonElement> xs, string key) => xs.Average(e => e.GetProperty(key).GetDouble());
+        Assert.True(Mean(steps.TakeLast(5), "distill_hidden_mse") < 0.7 * Mean(steps.Take(5), "distill_hidden_mse"), "hidden-state MSE did not fall");
+        Assert.True(Mean(steps.TakeLast(5), "distill_cls_cosine_loss") < Mean(steps.Take(5), "distill_cls_cosine_loss"), "[CLS] cosine loss did not fall");
+        // The folder is the student alone: the maps to the teacher's width stay in the checkpoint.
+        var keys = SafetensorsFile.ReadHeader(Path.Combine(o.Output, "model.safetensors")).Keys.ToList();
+        Assert.DoesNotContain(keys, k => k.StartsWith("distillation", StringComparison.Ordinal) || k.StartsWith("layers.", StringComparison.Ordinal));
+        Assert.Equal([16, 16], SafetensorsFile.ReadHeader(Path.Combine(o.Output, "model.safetensors"))["bert.encoder.layer.0.attention.self.query.weight"]);
+
+        using var cts = new CancellationTokenSource();
+        var partial = o with { Output = dir.File("distilled-resumed") };
+        await Pretrainer.RunAsync(partial, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is StepCompleted { Step: 10 }) cts.Cancel(); }), cts.Token);
+        await Pretrainer.RunAsync(new PretrainOptions { Output = partial.Output, Resume = true, Threads = 1 }, OfflineHub(dir));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(o.Output, "model.safetensors")), File.ReadAllBytes(Path.Combine(partial.Output, "model.safetensors")));
+    }
+
+    [Fact]
+    public async Task A_teacher_with_another_vocabulary_is_refused_before_anything_is_written()
+    {
+        using var dir = new TempDir();
+        var teacher = TinyModels.WriteBaseFolder(dir.File("teacher"), seed: 5);
+        File.WriteAllLines(Path.Combine(teacher, "vocab.txt"), TinyModels.Vocab().Select(w => w == "movie" ? "cinema" : w));
+        var o = Options(dir, "refused") with { Teacher = teacher };
+        var error = await Assert.ThrowsAsync<UsageException>(() => Pretrainer.RunAsync(o, OfflineHub(dir)));
+        Assert.Contains("vocab.txt differs", error.Message);
+        Assert.False(Directory.Exists(o.Output));
+    }
+
+    [Fact]
     public async Task A_masked_lm_folder_is_a_base_for_train_with_a_fresh_trained_pooler()
     {
         using var dir = new TempDir();

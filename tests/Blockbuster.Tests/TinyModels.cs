@@ -13,11 +13,11 @@ public static class TinyModels
     };
 
     /// <summary>A plain Hugging Face BERT folder: config.json, model.safetensors (no bert. prefix), vocab.txt.</summary>
-    public static string WriteBaseFolder(string folder, int seed = 1)
+    public static string WriteBaseFolder(string folder, int seed = 1, BertConfig? config = null)
     {
         Directory.CreateDirectory(folder);
         TorchSharp.torch.manual_seed(seed);
-        var config = Config();
+        config ??= Config();
         using var model = new BertForSequenceClassification(config);
         var state = ModelExport.MergedStateDict(model)
             .Where(kv => kv.Key.StartsWith("bert.", StringComparison.Ordinal))

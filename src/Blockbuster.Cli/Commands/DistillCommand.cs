@@ -26,6 +26,10 @@ public static class DistillCommand
         AllowMultipleArgumentsPerToken = true,
         CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
     };
+    internal static readonly Option<string?> TeacherScores = new("--teacher-scores")
+    {
+        Description = "an earlier distill output folder whose cached teacher scores to reuse instead of scoring again (to try other students: same teachers, unchanged, same unlabelled texts)",
+    };
     internal static readonly Option<double> Temperature = new("--temperature") { Description = "softmax temperature T of the distillation loss (the KL term is scaled by T²)", DefaultValueFactory = _ => Defaults.Temperature };
     internal static readonly Option<double> Alpha = new("--alpha") { Description = "weight of the distillation term; 1 - alpha weighs the cross-entropy on true labels", DefaultValueFactory = _ => Defaults.Alpha };
 
@@ -47,7 +51,7 @@ public static class DistillCommand
         foreach (var option in TrainCommand.SharedOptions.Except([TrainCommand.Data, TrainCommand.TestSize, TrainCommand.Limit, TrainCommand.Seed]))
             command.Options.Add(option);
         command.Options.Add(TrainCommand.OptionalData);
-        foreach (var option in new Option[] { Teacher, Unlabelled, Temperature, Alpha }) command.Options.Add(option);
+        foreach (var option in new Option[] { Teacher, Unlabelled, TeacherScores, Temperature, Alpha }) command.Options.Add(option);
         command.Validators.Add(result =>
         {
             if (result.GetValue(Teacher) is not { Length: > 0 } && !result.GetValue(TrainCommand.Resume)) result.AddError("Option '--teacher' is required (unless --resume continues a saved run).");
@@ -60,7 +64,7 @@ public static class DistillCommand
     {
         // Not options of distill (the teacher's split.json fixes them): train's defaults, not the parser's zeros.
         TestSize = Defaults.TestSize, Seed = Defaults.Seed, Limit = Defaults.Limit,
-        Teachers = p.GetValue(Teacher) ?? [], Unlabelled = p.GetValue(Unlabelled) ?? [], Temperature = p.GetValue(Temperature), Alpha = p.GetValue(Alpha),
+        Teachers = p.GetValue(Teacher) ?? [], Unlabelled = p.GetValue(Unlabelled) ?? [], TeacherScores = p.GetValue(TeacherScores), Temperature = p.GetValue(Temperature), Alpha = p.GetValue(Alpha),
     };
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("distill", async () =>

@@ -29,6 +29,12 @@ public static class PretrainCommand
         Description = "[CLS] also predicts N words drawn from its block's first text, a bag-of-words summary that a classifier fine-tuned over a frozen base (LoRA) can read; masked LM alone leaves [CLS] untrained",
         DefaultValueFactory = _ => Defaults.ClsWords,
     };
+    internal static readonly Option<string?> Teacher = new("--teacher")
+    {
+        Description = "a pretrained BERT with the same vocabulary (Hub id or folder, e.g. all-MiniLM-L6-v2) whose hidden states the student also learns, "
+            + "as TinyBERT's general distillation: each student layer through a learned map, and [CLS] towards the teacher's mean-pooled sentence embedding",
+    };
+    internal static readonly Option<double> TeacherWeight = new("--teacher-weight") { Description = "weight of the distillation loss beside the masked-LM loss", DefaultValueFactory = _ => Defaults.TeacherWeight };
     internal static readonly Option<int> Epochs = new("--epochs") { Description = "passes over the blocks", DefaultValueFactory = _ => Defaults.Epochs };
     internal static readonly Option<int> BatchSize = new("--batch-size") { Description = "blocks per optimizer step", DefaultValueFactory = _ => Defaults.BatchSize };
     internal static readonly Option<double> Lr = new("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => Defaults.LearningRate };
@@ -53,10 +59,12 @@ public static class PretrainCommand
             Examples:
               blockbuster pretrain --data ../shared/data/imdb_unsup.csv --train-split ./blockbuster-model/split.json \
                 --model ../shared/models/bert-tiny --from-scratch --output ./bert-tiny-imdb
+              blockbuster pretrain --data ../shared/data/imdb_unsup.csv --train-split ./blockbuster-model/split.json \
+                --model ../shared/models/bert-tiny --from-scratch --teacher ../shared/models/all-MiniLM-L6-v2 --output ./bert-tiny-gd
               blockbuster pretrain --output ./bert-tiny-imdb --resume
               blockbuster train --data imdb.csv --model ./bert-tiny-imdb
             """);
-        foreach (var option in new Option[] { Data, TrainSplit, Model, FromScratch, Output, Overwrite, Resume, MaxLength, MlmProbability, ClsWords, Epochs, BatchSize,
+        foreach (var option in new Option[] { Data, TrainSplit, Model, FromScratch, Output, Overwrite, Resume, MaxLength, MlmProbability, ClsWords, Teacher, TeacherWeight, Epochs, BatchSize,
                      Lr, WarmupRatio, WeightDecay, HeldOutBlocks, SaveSteps, Seed, Limit, Precision, Device, Threads, TextColumn, Encoding })
             command.Options.Add(option);
         command.SetAction(RunAsync);
@@ -67,7 +75,7 @@ public static class PretrainCommand
     {
         Data = p.GetValue(Data) ?? [], TrainSplit = p.GetValue(TrainSplit), Model = p.GetValue(Model)!, FromScratch = p.GetValue(FromScratch),
         Output = p.GetValue(Output)!, Overwrite = p.GetValue(Overwrite), Resume = p.GetValue(Resume), MaxLength = p.GetValue(MaxLength),
-        MlmProbability = p.GetValue(MlmProbability), ClsWords = p.GetValue(ClsWords), Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize), LearningRate = p.GetValue(Lr),
+        MlmProbability = p.GetValue(MlmProbability), ClsWords = p.GetValue(ClsWords), Teacher = p.GetValue(Teacher), TeacherWeight = p.GetValue(TeacherWeight), Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize), LearningRate = p.GetValue(Lr),
         WarmupRatio = p.GetValue(WarmupRatio), WeightDecay = p.GetValue(WeightDecay), HeldOutBlocks = p.GetValue(HeldOutBlocks),
         SaveSteps = p.GetValue(SaveSteps), Seed = p.GetValue(Seed), Limit = p.GetValue(Limit), Precision = p.GetValue(Precision)!,
         Device = p.GetValue(Device)!, Threads = p.GetValue(Threads), TextColumn = p.GetValue(TextColumn)!,

@@ -20,14 +20,32 @@ public static class ChunkedMlmLoss
     /// gradients as one pass, summed in a different order.
     /// </summary>
     public static double Backward(BertForMaskedLM model, MaskedBatch batch, int rows, int length, Device device, PrecisionPolicy precision,
-                                  DynamicLossScaler? scaler, int chunkRows = ChunkRows)
+                                  DynamicLossScaler? scaler, int chunkRows = ChunkRows) =>
+        Backward(model, batch, rows, length, device, precision, scaler, extraLoss: null, chunkRows).Mlm;
+
+    /// <summary>
+    /// The same step with a second loss over every layer's states (hidden-state distillation): <paramref name="extraLoss"/>
+    /// gets the input ids (B, T) and the student's states (embeddings first) and returns an fp32 scalar, already
+    /// weighted; its gradient joins the masked-LM one in the single backward through the encoder.
+    /// </summary>
+    /// <returns>the masked-LM loss and the extra loss</returns>
+    public static (double Mlm, double Extra) Backward(BertForMaskedLM model, MaskedBatch batch, int rows, int length, Device device, PrecisionPolicy precision,
+                                                      DynamicLossScaler? scaler, Func<Tensor, Tensor[], Tensor>? extraLoss, int chunkRows = ChunkRows)
     {
         var ids = tensor(batch.InputIds, [rows, length], device: device);
         var positions = tensor(batch.Positions, device: device);
         var labels = tensor(batch.Labels, device: device);
         Tensor hidden;
+        Tensor[]? states = null;
         using (Autocast.Enable(precision.ComputeDtype))
-            hidden = model.MaskedHidden(ids, ones_like(ids), zeros_like(ids), positions);   // (N, H)
+        {
+            if (extraLoss is null) hidden = model.MaskedHidden(ids, ones_like(ids), zeros_like(ids), positions);   // (N, H)
+            else
+            {
+                states = model.bert.EncodeAllLayers(ids, ones_like(ids), zeros_like(ids));
+                hidden = states[^1].reshape(-1, model.Config.HiddenSize).index_select(0, positions);           // (N, H)
+            }
+        }
         var leaf = hidden.detach().requires_grad_(true);
         using var realPositions = ((double)Math.Max(batch.Count, 1)).ToScalar();
         long n = leaf.shape[0];
@@ -45,8 +63,16 @@ public static class ChunkedMlmLoss
             (scaler is null ? chunkLoss : scaler.ScaleLoss(chunkLoss)).backward();
             loss += chunkLoss.item<float>();
         }
-        // d(loss)/d(hidden) is now in leaf.grad (scaled like the chunks' losses); carry it through the encoder.
-        autograd.backward([hidden], [leaf.grad!]);
-        return loss;
+        // d(loss)/d(hidden) is now in leaf.grad (scaled like the chunks' losses); carry it through the encoder,
+        // with the extra loss's own gradient when there is one.
+        if (extraLoss is null)
+        {
+            autograd.backward([hidden], [leaf.grad!]);
+            return (loss, 0);
+        }
+        var extra = extraLoss(ids, states!);
+        var scaled = scaler is null ? extra : scaler.ScaleLoss(extra);
+        autograd.backward([hidden, scaled], [leaf.grad!, ones_like(scaled)]);
+        return (loss, extra.item<float>());
     }
 }

@@ -19,7 +19,11 @@ public static class MlmOutputFolder
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public sealed record Snapshot(BertForMaskedLM Model, PretrainOptions Options, string BaseFolder, IReadOnlyList<string> LogLines,
-                                  TrainerState State, object? Metrics, TorchSharp.Modules.OptimizerHelper Optimizer);
+                                  TrainerState State, object? Metrics, TorchSharp.Modules.OptimizerHelper Optimizer,
+                                  nn.Module? Distillation = null);
+
+    /// <summary>The checkpoint's prefix for the distillation maps' weights (not part of the model folder).</summary>
+    public const string DistillationPrefix = "distillation.";
 
     public static void Write(string output, Snapshot s) => AtomicFolder.Write(output, folder =>
     {
@@ -36,7 +40,10 @@ public static class MlmOutputFolder
         if (s.LogLines.Count > 0)
             CurvePlot.Save(Path.Combine(folder, OutputFolder.CurvesFile), s.LogLines, "held-out masked-token",
                            s.Options.ClsWords > 0 ? "training loss, masked tokens + [CLS] words" : "training loss");
-        TrainingCheckpoint.Write(Path.Combine(folder, TrainerState.Folder), s.State, weights, s.Optimizer);
+        var checkpointWeights = new Dictionary<string, Tensor>(weights);
+        if (s.Distillation is not null)
+            foreach (var (key, value) in s.Distillation.state_dict()) checkpointWeights[DistillationPrefix + key] = value;
+        TrainingCheckpoint.Write(Path.Combine(folder, TrainerState.Folder), s.State, checkpointWeights, s.Optimizer);
     });
 
     public static PretrainOptions LoadOptions(string output)

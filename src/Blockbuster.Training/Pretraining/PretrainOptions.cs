@@ -25,6 +25,10 @@ public sealed record PretrainOptions
     [JsonPropertyName("mlm_probability")] public double MlmProbability { get; init; } = 0.15;
     /// <summary>Words of its block's first text each [CLS] predicts beside the masked tokens (0: plain masked LM).</summary>
     [JsonPropertyName("cls_words")] public int ClsWords { get; init; }
+    /// <summary>A pretrained BERT (same vocabulary) whose hidden states the student also learns (TinyBERT's general distillation); null: masked LM only.</summary>
+    [JsonPropertyName("teacher")] public string? Teacher { get; init; }
+    /// <summary>Weight of the distillation loss (hidden-state MSE + [CLS] cosine) beside the masked-LM loss.</summary>
+    [JsonPropertyName("teacher_weight")] public double TeacherWeight { get; init; } = 1.0;
     [JsonPropertyName("epochs")] public int Epochs { get; init; } = 10;
     [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 128;
     [JsonPropertyName("learning_rate")] public double LearningRate { get; init; } = 1e-3;
@@ -47,6 +51,7 @@ public sealed record PretrainOptions
         Check(MaxLength is >= 8 and <= 8192, "max_length", $"must be between 8 and 8192, got {MaxLength}.");
         Check(MlmProbability is > 0 and < 1, "mlm_probability", $"must be between 0 and 1, got {MlmProbability}.");
         Check(ClsWords is >= 0 and <= 64, "cls_words", $"must be between 0 and 64, got {ClsWords}.");
+        Check(TeacherWeight > 0, "teacher_weight", $"must be positive, got {TeacherWeight}.");
         Check(Epochs > 0, "epochs", $"must be positive, got {Epochs}.");
         Check(BatchSize > 0, "batch_size", $"must be positive, got {BatchSize}.");
         Check(LearningRate > 0, "learning_rate", $"must be positive, got {LearningRate}.");

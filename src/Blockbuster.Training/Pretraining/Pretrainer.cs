@@ -66,7 +66,16 @@ public static class Pretrainer
             finally { foreach (var t in tensors.Values) t.Dispose(); }
         }
         model.to(device);
-        var parameters = model.parameters().ToList();
+        using var teacher = o.Teacher is null ? null : await LoadTeacherAsync(hub, o.Teacher, baseFolder, o.MaxLength, progress, cancellationToken).ConfigureAwait(false);
+        using var distillation = teacher is null ? null : new HiddenStateDistillation(config, teacher.Config);
+        if (teacher is not null)
+        {
+            teacher.to(device);
+            distillation!.to(device);
+            progress?.Report(new TrainingStage($"Distilling the hidden states of {o.Teacher} (layers {string.Join(", ", distillation!.TeacherLayers)} ← the student's embeddings, "
+                + $"{string.Join(", ", Enumerable.Range(1, config.NumHiddenLayers))}; hidden {teacher.Config.HiddenSize} ← {config.HiddenSize}) beside masked LM"));
+        }
+        var parameters = model.parameters().Concat(distillation?.parameters() ?? []).ToList();
         int stepsPerEpoch = (trainBlocks.Length + o.BatchSize - 1) / o.BatchSize;
         var schedule = LinearSchedule.Create(o.LearningRate, stepsPerEpoch * o.Epochs, o.WarmupRatio);
         using var optimizer = Trainer.CreateOptimizer(parameters, o.LearningRate, o.WeightDecay);
@@ -78,6 +87,7 @@ public static class Pretrainer
         if (o.Resume)
         {
             state = TrainingCheckpoint.Restore(Path.Combine(o.Output, TrainerState.Folder), model, optimizer);
+            if (distillation is not null) TrainingCheckpoint.RestoreModule(Path.Combine(o.Output, TrainerState.Folder), distillation, MlmOutputFolder.DistillationPrefix);
             if (state.DropoutRng is { } rng) DropoutRandom.Shared.SetState(rng);
             if (scaler is not null && state.LossScale is { } scale) scaler.Restore(scale, state.LossScaleGoodSteps, state.SkippedSteps);
             var logPath = Path.Combine(o.Output, OutputFolder.LogFile);
@@ -101,7 +111,7 @@ public static class Pretrainer
         };
         void Save(TrainerState s) => MlmOutputFolder.Write(o.Output, new MlmOutputFolder.Snapshot(model, o, baseFolder, log, s,
             last is { } m ? new Dictionary<string, object> { ["step"] = s.GlobalStep, ["held_out_blocks"] = heldOut, ["mlm_loss"] = m.Loss, ["mlm_accuracy"] = m.Accuracy, ["perplexity"] = Math.Exp(m.Loss) } : null,
-            optimizer));
+            optimizer, distillation));
         void Evaluate(double epochProgress)
         {
             var (loss, accuracy) = EvaluateHeldOut(model, blocks, heldOutBlocks, masking, o, device, precision);
@@ -110,7 +120,22 @@ public static class Pretrainer
             progress?.Report(new MlmEvaluated(globalStep, epochProgress, loss, accuracy, TimeSpan.FromSeconds(previousSeconds) + clock.Elapsed));
         }
 
+        // The distillation term of a step: the teacher on the student's (masked) input, then the maps' losses.
+        double lastHidden = 0, lastSentence = 0;
+        Func<Tensor, Tensor[], Tensor>? distillLoss = teacher is null ? null : (ids, states) =>
+        {
+            Tensor[] targets;
+            using (no_grad())
+            using (Autocast.Enable(precision.ComputeDtype))
+                targets = teacher.bert.EncodeAllLayers(ids, ones_like(ids), zeros_like(ids));
+            var (hidden, sentence) = distillation!.Loss(states, targets);
+            lastHidden = hidden.item<float>();
+            lastSentence = sentence.item<float>();
+            return (hidden + sentence) * o.TeacherWeight;
+        };
+
         model.train();
+        distillation?.train();
         for (int epoch = state.Epoch; epoch < o.Epochs; epoch++)
         {
             var epochOrder = (int[])trainBlocks.Clone();
@@ -128,9 +153,13 @@ public static class Pretrainer
                 }
                 var members = epochOrder.Skip(b * o.BatchSize).Take(o.BatchSize).Select(i => blocks.Block(i).ToArray()).ToList();
                 double lr = schedule.LearningRate(globalStep);
-                double stepLoss;
+                double stepLoss, mlmLoss;
                 using (NewDisposeScope())
-                    stepLoss = ChunkedMlmLoss.Backward(model, masking.Mask(members, o.Seed, epoch, b, o.ClsWords), members.Count, o.MaxLength, device, precision, scaler);
+                {
+                    var (mlm, extra) = ChunkedMlmLoss.Backward(model, masking.Mask(members, o.Seed, epoch, b, o.ClsWords), members.Count, o.MaxLength,
+                                                               device, precision, scaler, distillLoss);
+                    (mlmLoss, stepLoss) = (mlm, mlm + extra);
+                }
                 bool skipped = !OptimizerStep.Take(parameters, optimizer, scaler, lr, o.MaxGradNorm);
                 globalStep++;
                 long tokens = (long)members.Count * o.MaxLength;
@@ -139,11 +168,18 @@ public static class Pretrainer
                 double seconds = Math.Max(window.Elapsed.TotalSeconds, 1e-9);
                 var elapsed = TimeSpan.FromSeconds(previousSeconds) + clock.Elapsed;
                 double epochProgress = epoch + (double)(b + 1) / stepsPerEpoch;
-                log.Add(new JsonObject
+                var line = new JsonObject
                 {
                     ["step"] = globalStep, ["epoch"] = Math.Round(epochProgress, 4), ["loss"] = Math.Round(stepLoss, 6), ["learning_rate"] = lr,
                     ["tokens_per_second"] = Math.Round(windowTokens / seconds, 1), ["elapsed_seconds"] = Math.Round(elapsed.TotalSeconds, 2),
-                }.ToJsonString());
+                };
+                if (teacher is not null)
+                {
+                    line["mlm_loss"] = Math.Round(mlmLoss, 6);
+                    line["distill_hidden_mse"] = Math.Round(lastHidden, 6);
+                    line["distill_cls_cosine_loss"] = Math.Round(lastSentence, 6);
+                }
+                log.Add(line.ToJsonString());
                 progress?.Report(new StepCompleted(epoch, globalStep, schedule.TotalSteps, stepLoss, lr, windowTokens / seconds, members.Count / seconds, elapsed, skipped, tokensTotal));
                 if (window.Elapsed.TotalSeconds > 5) { window.Restart(); windowTokens = 0; }
 
@@ -155,6 +191,7 @@ public static class Pretrainer
                     if (heldOut > 0) Evaluate(epochProgress);
                     NativeMemory.ReleaseFreePages();
                     model.train();
+                    distillation?.train();
                     Save(epochEnd ? Now(epoch + 1, 0) : Now(epoch, b + 1));
                     NativeMemory.ReleaseFreePages();
                 }
@@ -218,6 +255,28 @@ public static class Pretrainer
             return shuffled[..limit];
         }
         return texts;
+    }
+
+    /// <summary>The teacher for hidden-state distillation, frozen and in eval mode; its vocabulary must be the student's.</summary>
+    static async Task<BertForSequenceClassification> LoadTeacherAsync(HubClient hub, string name, string studentFolder, int maxLength,
+                                                                      IProgress<TrainingEvent>? progress, CancellationToken cancellationToken)
+    {
+        progress?.Report(new TrainingStage($"Resolving teacher {name}"));
+        var folder = await ModelFolder.ResolveBaseAsync(hub, name, false, null, cancellationToken).ConfigureAwait(false);
+        var teacherVocab = BertWordPieceTokenizer.ReadVocabulary(Path.Combine(folder, ModelFolder.Vocab));
+        var studentVocab = BertWordPieceTokenizer.ReadVocabulary(Path.Combine(studentFolder, ModelFolder.Vocab));
+        if (teacherVocab.Count != studentVocab.Count || teacherVocab.Any(kv => !studentVocab.TryGetValue(kv.Key, out var id) || id != kv.Value))
+            throw new UsageException("teacher", $"{folder}: its vocab.txt differs from the student's ({studentFolder}); hidden-state distillation feeds both the same word pieces.");
+        var config = BertConfig.Load(Path.Combine(folder, ModelFolder.Config)) with { Id2Label = null, Label2Id = null };
+        if (maxLength > config.MaxPositionEmbeddings)
+            throw new UsageException("max_length", $"{maxLength} exceeds the teacher's max_position_embeddings {config.MaxPositionEmbeddings} ({folder}).");
+        var weights = ModelFolder.FindWeights(folder) ?? throw new ModelFormatException($"{folder}: no {ModelFolder.Safetensors} or {ModelFolder.PytorchBin} for the teacher.");
+        var teacher = new BertForSequenceClassification(config);
+        try { CheckpointLoader.Load(teacher, weights); }
+        catch { teacher.Dispose(); throw; }
+        teacher.eval();
+        foreach (var p in teacher.parameters()) p.requires_grad_(false);
+        return teacher;
     }
 
     static string? OptionalFile(string folder, string name) => Path.Combine(folder, name) is var p && File.Exists(p) ? p : null;

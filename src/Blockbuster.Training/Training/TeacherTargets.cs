@@ -95,6 +95,36 @@ public static class TeacherTargets
         return ordered;
     }
 
+    /// <summary>
+    /// An earlier distillation's folder whose cached scores this run may take instead of scoring again (trying several
+    /// students against one set of teachers): only when they are for exactly these texts from exactly these teachers, the
+    /// same folders (not retrained since), the same split and the same unlabelled files. Anything else is a one-line error.
+    /// </summary>
+    public static string CheckReusable(string folder, TrainingOptions o, SplitRecord split, int textCount)
+    {
+        var cache = Path.Combine(folder, CacheFile);
+        if (!File.Exists(cache)) throw new DataFormatException($"{folder}: no {CacheFile} to reuse (it is written by 'blockbuster distill').");
+        var argsPath = Path.Combine(folder, OutputFolder.ArgsFile);
+        if (!File.Exists(argsPath)) throw new DataFormatException($"{folder}: no {OutputFolder.ArgsFile} saying which teachers and texts its scores are for.");
+        var earlier = System.Text.Json.JsonSerializer.Deserialize<TrainingOptions>(File.ReadAllText(argsPath)) ?? throw new DataFormatException($"{argsPath}: empty training arguments.");
+        static string[] Full(IEnumerable<string> paths) => paths.Select(p => Path.GetFullPath(p).TrimEnd('/')).ToArray();
+        if (!Full(earlier.Teachers).SequenceEqual(Full(o.Teachers)))
+            throw new DataFormatException($"{folder}: its scores are from other teachers ({string.Join(", ", earlier.Teachers)}), not {string.Join(", ", o.Teachers)}.");
+        if (!Full(earlier.Unlabelled).SequenceEqual(Full(o.Unlabelled)) || earlier.TextColumn != o.TextColumn || earlier.Encoding != o.Encoding)
+            throw new DataFormatException($"{folder}: its scores are for other unlabelled texts ({string.Join(", ", earlier.Unlabelled)}; column '{earlier.TextColumn}', {earlier.Encoding}).");
+        var theirSplit = Path.Combine(folder, SplitRecord.FileName);
+        if (!File.Exists(theirSplit) || SplitRecord.Load(theirSplit) is var theirs && (theirs.DataSha256 != split.DataSha256 || !theirs.TrainRows.SequenceEqual(split.TrainRows)))
+            throw new DataFormatException($"{folder}: its {SplitRecord.FileName} is not the teachers' split; its scores are for other reviews.");
+        var cachedAt = File.GetLastWriteTimeUtc(cache);
+        foreach (var teacher in o.Teachers)
+            if (ModelFolder.FindWeights(teacher) is { } weights && File.GetLastWriteTimeUtc(weights) > cachedAt)
+                throw new DataFormatException($"{teacher}: its weights are newer than the scores cached in {folder}; score again (leave out the cache).");
+        using (var header = SafetensorsFile.Read(cache)["logits"])
+            if (header.shape[0] != textCount)
+                throw new DataFormatException($"{cache}: {header.shape[0]:N0} cached scores for {textCount:N0} texts.");
+        return folder;
+    }
+
     public static Tensor ToTensor(float[][] logits) => tensor(logits.SelectMany(r => r).ToArray(), [logits.Length, 2]);
 
     static float[][] Rows(Tensor logits)

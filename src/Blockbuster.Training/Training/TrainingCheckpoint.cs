@@ -20,6 +20,23 @@ public static class TrainingCheckpoint
         SafetensorsFile.Write(Path.Combine(folder, TrainerState.RngFile), new Dictionary<string, Tensor> { ["cpu"] = random.get_rng_state() });
     }
 
+    /// <summary>Loads the weights of a module trained beside the model (saved under <paramref name="prefix"/>) from a checkpoint.</summary>
+    public static void RestoreModule(string folder, nn.Module module, string prefix)
+    {
+        var weights = SafetensorsFile.Read(Path.Combine(folder, TrainerState.ModelStateFile));
+        try
+        {
+            using (no_grad())
+                foreach (var (key, target) in module.state_dict())
+                    target.copy_(weights.TryGetValue(prefix + key, out var saved) ? saved
+                        : throw new ModelFormatException($"{folder}: checkpoint lacks '{prefix + key}'; was it written by a run with other options?"));
+        }
+        finally
+        {
+            foreach (var t in weights.Values) t.Dispose();
+        }
+    }
+
     /// <summary>Loads model weights, optimizer state and RNG state saved by <see cref="Write"/>.</summary>
     public static TrainerState Restore(string folder, nn.Module model, TorchSharp.Modules.OptimizerHelper optimizer)
     {

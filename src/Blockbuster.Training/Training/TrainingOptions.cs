@@ -72,6 +72,8 @@ public sealed record TrainingOptions
     [JsonIgnore] public bool Distills => Teachers.Length > 0;
     /// <summary>Unlabelled CSVs (a text column) the student also learns the teacher's soft labels on.</summary>
     [JsonPropertyName("unlabelled")] public string[] Unlabelled { get; init; } = [];
+    /// <summary>An earlier distill output whose cached teacher scores (same teachers, split and unlabelled texts) this run reuses.</summary>
+    [JsonPropertyName("teacher_scores")] public string? TeacherScores { get; init; }
     /// <summary>Softmax temperature of the distillation loss (Hinton et al. 2015); the KL term is scaled by T².</summary>
     [JsonPropertyName("temperature")] public double Temperature { get; init; } = 2.0;
     /// <summary>Weight of the distillation (KL) term; 1 − alpha weighs the cross-entropy on the true labels.</summary>
@@ -115,6 +117,7 @@ public sealed record TrainingOptions
         Check(Distills || Resume || Data.Length > 0, "data", "must name the labelled CSV to train on.");
         Check(Distills || Unlabelled.Length == 0, "unlabelled", "texts need a `teacher` to label them (blockbuster distill).");
         Check(Teachers.Distinct(StringComparer.Ordinal).Count() == Teachers.Length, "teacher", "names the same folder twice.");
+        Check(Distills || TeacherScores is null, "teacher_scores", "reuses a distillation's cached teacher scores; it needs a `teacher`.");
         Check(Quantize is null || !FullFinetune, "quantize", "nf4 freezes the base in 4 bits and trains LoRA adapters on top (QLoRA); it cannot be combined with `full_finetune`.");
         Check(Quantize is null || !FromScratch, "quantize", "nf4 quantises pretrained weights; random weights from `from_scratch` have nothing to keep, so train them in full precision.");
         Blockbuster.Training.Data.TextEncoding.Get(Encoding);

@@ -106,7 +106,9 @@ public sealed class TrainingRun : IDisposable
         }
         if (o.Distills && o.Unlabelled.Length > 0) train = WithUnlabelled(train, test, o);
         float[][]? teacherLogits = o.Distills
-            ? await TeacherTargets.ComputeAsync(o.Teachers, train.Texts, o.Resume ? o.Output : null, hub, device, progress, cancellationToken).ConfigureAwait(false)
+            ? await TeacherTargets.ComputeAsync(o.Teachers, train.Texts,
+                o.Resume ? o.Output : o.TeacherScores is { } earlier ? TeacherTargets.CheckReusable(earlier, o, split, train.Count) : null,
+                hub, device, progress, cancellationToken).ConfigureAwait(false)
             : null;
 
         progress?.Report(new TrainingStage($"Resolving model {o.Model}"));
