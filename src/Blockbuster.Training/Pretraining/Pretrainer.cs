@@ -38,6 +38,8 @@ public static class Pretrainer
         IReadOnlyList<string> texts = ReadTexts(o);
         progress?.Report(new TrainingStage($"Resolving model {o.Model}"));
         var baseFolder = await ModelFolder.ResolveBaseAsync(hub, o.Model, o.FromScratch, null, cancellationToken).ConfigureAwait(false);
+        // A teacher that cannot serve fails here, before minutes of tokenizing; it is built after the student (the seed's order).
+        var teacherFolder = o.Teacher is null ? null : await ResolveTeacherAsync(hub, o.Teacher, baseFolder, o.MaxLength, progress, cancellationToken).ConfigureAwait(false);
         var config = BertConfig.Load(Path.Combine(baseFolder, ModelFolder.Config)) with { Id2Label = null, Label2Id = null };
         if (o.MaxLength > config.MaxPositionEmbeddings)
             throw new UsageException("max_length", $"{o.MaxLength} exceeds the model's max_position_embeddings {config.MaxPositionEmbeddings}.");
@@ -66,7 +68,7 @@ public static class Pretrainer
             finally { foreach (var t in tensors.Values) t.Dispose(); }
         }
         model.to(device);
-        using var teacher = o.Teacher is null ? null : await LoadTeacherAsync(hub, o.Teacher, baseFolder, o.MaxLength, progress, cancellationToken).ConfigureAwait(false);
+        using var teacher = teacherFolder is null ? null : LoadTeacher(teacherFolder);
         using var distillation = teacher is null ? null : new HiddenStateDistillation(config, teacher.Config);
         if (teacher is not null)
         {
@@ -257,9 +259,9 @@ public static class Pretrainer
         return texts;
     }
 
-    /// <summary>The teacher for hidden-state distillation, frozen and in eval mode; its vocabulary must be the student's.</summary>
-    static async Task<BertForSequenceClassification> LoadTeacherAsync(HubClient hub, string name, string studentFolder, int maxLength,
-                                                                      IProgress<TrainingEvent>? progress, CancellationToken cancellationToken)
+    /// <summary>The folder of the teacher for hidden-state distillation, checked: weights present, the student's vocabulary, long enough positions.</summary>
+    static async Task<string> ResolveTeacherAsync(HubClient hub, string name, string studentFolder, int maxLength,
+                                                  IProgress<TrainingEvent>? progress, CancellationToken cancellationToken)
     {
         progress?.Report(new TrainingStage($"Resolving teacher {name}"));
         var folder = await ModelFolder.ResolveBaseAsync(hub, name, false, null, cancellationToken).ConfigureAwait(false);
@@ -267,10 +269,18 @@ public static class Pretrainer
         var studentVocab = BertWordPieceTokenizer.ReadVocabulary(Path.Combine(studentFolder, ModelFolder.Vocab));
         if (teacherVocab.Count != studentVocab.Count || teacherVocab.Any(kv => !studentVocab.TryGetValue(kv.Key, out var id) || id != kv.Value))
             throw new UsageException("teacher", $"{folder}: its vocab.txt differs from the student's ({studentFolder}); hidden-state distillation feeds both the same word pieces.");
-        var config = BertConfig.Load(Path.Combine(folder, ModelFolder.Config)) with { Id2Label = null, Label2Id = null };
+        var config = BertConfig.Load(Path.Combine(folder, ModelFolder.Config));
         if (maxLength > config.MaxPositionEmbeddings)
             throw new UsageException("max_length", $"{maxLength} exceeds the teacher's max_position_embeddings {config.MaxPositionEmbeddings} ({folder}).");
-        var weights = ModelFolder.FindWeights(folder) ?? throw new ModelFormatException($"{folder}: no {ModelFolder.Safetensors} or {ModelFolder.PytorchBin} for the teacher.");
+        if (ModelFolder.FindWeights(folder) is null) throw new ModelFormatException($"{folder}: no {ModelFolder.Safetensors} or {ModelFolder.PytorchBin} for the teacher.");
+        return folder;
+    }
+
+    /// <summary>The teacher from a folder <see cref="ResolveTeacherAsync"/> checked, frozen and in eval mode.</summary>
+    static BertForSequenceClassification LoadTeacher(string folder)
+    {
+        var config = BertConfig.Load(Path.Combine(folder, ModelFolder.Config)) with { Id2Label = null, Label2Id = null };
+        var weights = ModelFolder.FindWeights(folder)!;
         var teacher = new BertForSequenceClassification(config);
         try { CheckpointLoader.Load(teacher, weights); }
         catch { teacher.Dispose(); throw; }
