@@ -38,8 +38,15 @@ public static class MlmOutputFolder
         File.WriteAllLines(Path.Combine(folder, OutputFolder.LogFile), s.LogLines);
         if (s.Metrics is not null) File.WriteAllText(Path.Combine(folder, MetricsFile), JsonSerializer.Serialize(s.Metrics, Indented));
         if (s.LogLines.Count > 0)
+        {
+            // The per-step loss is over every objective of the run; the held-out points are masked tokens alone.
+            var objectives = new List<string>();
+            if (s.Options.ClsWords > 0) objectives.Add("masked tokens + [CLS] words");
+            if (s.Options.Teacher is not null) objectives.Add(s.Options.ClsWords > 0 ? "distillation" : "masked LM + distillation");
             CurvePlot.Save(Path.Combine(folder, OutputFolder.CurvesFile), s.LogLines, "held-out masked-token",
-                           s.Options.ClsWords > 0 ? "training loss, masked tokens + [CLS] words" : "training loss");
+                           objectives.Count == 0 ? "training loss" : "training loss, " + string.Join(" + ", objectives),
+                           s.Options.Teacher is null ? "cross-entropy loss" : "loss (cross-entropy + distillation)");
+        }
         var checkpointWeights = new Dictionary<string, Tensor>(weights);
         if (s.Distillation is not null)
             foreach (var (key, value) in s.Distillation.state_dict()) checkpointWeights[DistillationPrefix + key] = value;

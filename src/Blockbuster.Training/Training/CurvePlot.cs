@@ -17,7 +17,9 @@ public static class CurvePlot
 
     /// <param name="heldOut">what the held-out points measure ("held-out", or "held-out masked-token" for pretraining)</param>
     /// <param name="training">what the per-step loss is over ("training loss", or more where pretraining adds an objective)</param>
-    public static void Save(string path, IReadOnlyList<string> logLines, string heldOut = "held-out", string training = "training loss")
+    /// <param name="lossAxis">the left axis: what the losses are</param>
+    public static void Save(string path, IReadOnlyList<string> logLines, string heldOut = "held-out", string training = "training loss",
+                            string lossAxis = "cross-entropy loss")
     {
         var steps = new List<(double Step, double Loss)>();
         var evals = new List<(double Step, double Epoch, double Loss, double Accuracy)>();
@@ -77,7 +79,7 @@ public static class CurvePlot
         plot.Axes.Left.Min = 0;   // losses are non-negative; the top follows the data
         plot.Axes.Left.Max = lossTop;   // headroom above the curves for the epoch names
         plot.XLabel("optimizer step");
-        plot.YLabel("cross-entropy loss");
+        plot.YLabel(lossAxis);
         plot.ShowLegend(Edge.Bottom);   // below the axes, where it hides no curve
         var png = plot.GetImage(1000, 600).GetImageBytes(ImageFormat.Png);
         AtomicFile.Write(path, stream => stream.Write(png));
