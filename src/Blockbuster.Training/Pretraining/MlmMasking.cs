@@ -29,7 +29,7 @@ public sealed class MlmMasking(double probability, int maskId, int vocabSize, IR
     /// drawn from their own random stream, so the masks are the same with or without them</param>
     public MaskedBatch Mask(IReadOnlyList<int[]> blocks, int seed, int epoch, int batch, int clsWords = 0)
     {
-        var random = new Random(HashCode.Combine(seed, epoch, batch, 0x4d4c4d));
+        var random = new Random(Data.StableSeed.Of(seed, epoch, batch, 0x4d4c4d));
         int T = blocks[0].Length;
         var input = new long[blocks.Count * T];
         var positions = new List<long>();
@@ -70,7 +70,7 @@ public sealed class MlmMasking(double probability, int maskId, int vocabSize, IR
     /// </summary>
     void AddClsWords(IReadOnlyList<int[]> blocks, int seed, int epoch, int batch, int clsWords, List<long> positions, List<long> labels)
     {
-        var random = new Random(HashCode.Combine(seed, epoch, batch, 0x434c53));
+        var random = new Random(Data.StableSeed.Of(seed, epoch, batch, 0x434c53));
         int T = blocks[0].Length;
         var words = new List<int>();
         for (int b = 0; b < blocks.Count; b++)

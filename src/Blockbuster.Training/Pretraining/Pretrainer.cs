@@ -141,7 +141,7 @@ public static class Pretrainer
         for (int epoch = state.Epoch; epoch < o.Epochs; epoch++)
         {
             var epochOrder = (int[])trainBlocks.Clone();
-            new Random(HashCode.Combine(o.Seed, epoch)).Shuffle(epochOrder);
+            new Random(StableSeed.Of(o.Seed, epoch)).Shuffle(epochOrder);
             int start = epoch == state.Epoch ? state.MicroBatch : 0;
             long windowTokens = 0;
             var window = Stopwatch.StartNew();
