@@ -88,8 +88,7 @@ public static class Pretrainer
         var log = new List<string>();
         if (o.Resume)
         {
-            state = TrainingCheckpoint.Restore(Path.Combine(o.Output, TrainerState.Folder), model, optimizer);
-            if (distillation is not null) TrainingCheckpoint.RestoreModule(Path.Combine(o.Output, TrainerState.Folder), distillation, MlmOutputFolder.DistillationPrefix);
+            state = TrainingCheckpoint.Restore(Path.Combine(o.Output, TrainerState.Folder), model, optimizer, distillation, MlmOutputFolder.DistillationPrefix);
             if (state.DropoutRng is { } rng) DropoutRandom.Shared.SetState(rng);
             if (scaler is not null && state.LossScale is { } scale) scaler.Restore(scale, state.LossScaleGoodSteps, state.SkippedSteps);
             var logPath = Path.Combine(o.Output, OutputFolder.LogFile);

@@ -119,9 +119,9 @@ public static class TeacherTargets
         foreach (var teacher in o.Teachers)
             if (ModelFolder.FindWeights(teacher) is { } weights && File.GetLastWriteTimeUtc(weights) > cachedAt)
                 throw new DataFormatException($"{teacher}: its weights are newer than the scores cached in {folder}; score again (leave out the cache).");
-        using (var header = SafetensorsFile.Read(cache)["logits"])
-            if (header.shape[0] != textCount)
-                throw new DataFormatException($"{cache}: {header.shape[0]:N0} cached scores for {textCount:N0} texts.");
+        // The header alone: ComputeAsync reads the scores themselves.
+        if (!SafetensorsFile.ReadHeader(cache).TryGetValue("logits", out var shape) || shape[0] != textCount)
+            throw new DataFormatException($"{cache}: {(shape is null ? "no logits" : $"{shape[0]:N0} cached scores")} for {textCount:N0} texts.");
         return folder;
     }
 

@@ -20,35 +20,25 @@ public static class TrainingCheckpoint
         SafetensorsFile.Write(Path.Combine(folder, TrainerState.RngFile), new Dictionary<string, Tensor> { ["cpu"] = random.get_rng_state() });
     }
 
-    /// <summary>Loads the weights of a module trained beside the model (saved under <paramref name="prefix"/>) from a checkpoint.</summary>
-    public static void RestoreModule(string folder, nn.Module module, string prefix)
-    {
-        var weights = SafetensorsFile.Read(Path.Combine(folder, TrainerState.ModelStateFile));
-        try
-        {
-            using (no_grad())
-                foreach (var (key, target) in module.state_dict())
-                    target.copy_(weights.TryGetValue(prefix + key, out var saved) ? saved
-                        : throw new ModelFormatException($"{folder}: checkpoint lacks '{prefix + key}'; was it written by a run with other options?"));
-        }
-        finally
-        {
-            foreach (var t in weights.Values) t.Dispose();
-        }
-    }
-
-    /// <summary>Loads model weights, optimizer state and RNG state saved by <see cref="Write"/>.</summary>
-    public static TrainerState Restore(string folder, nn.Module model, TorchSharp.Modules.OptimizerHelper optimizer)
+    /// <summary>
+    /// Loads model weights, optimizer state and RNG state saved by <see cref="Write"/>; with <paramref name="beside"/>, also
+    /// a module trained beside the model whose weights were saved under <paramref name="besidePrefix"/> (pretraining's
+    /// distillation maps), from the same file.
+    /// </summary>
+    public static TrainerState Restore(string folder, nn.Module model, TorchSharp.Modules.OptimizerHelper optimizer,
+                                       nn.Module? beside = null, string besidePrefix = "")
     {
         var state = TrainerState.Load(Path.Combine(folder, TrainerState.FileName));
         var weights = SafetensorsFile.Read(Path.Combine(folder, TrainerState.ModelStateFile));
         try
         {
-            var targets = model.state_dict();
-            foreach (var key in targets.Keys)
+            var targets = model.state_dict().Select(kv => (Key: kv.Key, Target: kv.Value));
+            if (beside is not null) targets = targets.Concat(beside.state_dict().Select(kv => (Key: besidePrefix + kv.Key, Target: kv.Value)));
+            var all = targets.ToList();
+            foreach (var (key, _) in all)
                 if (!weights.ContainsKey(key)) throw new ModelFormatException($"{folder}: checkpoint lacks '{key}'; was it written by a run with other options?");
             using (no_grad())
-                foreach (var (key, target) in targets) target.copy_(weights[key]);
+                foreach (var (key, target) in all) target.copy_(weights[key]);
         }
         finally
         {
