@@ -19,12 +19,7 @@ done
 mkdir -p "$runs"
 dotnet build -c Release src/Blockbuster.Cli --nologo -v quiet
 bb="$PWD/src/Blockbuster.Cli/bin/Release/net10.0/blockbuster"
-peak="$runs/.peak-kb"
-# measured CMD...: runs CMD under GNU time when it is installed, so a stage can report its peak resident memory.
-measured() {
-  if [ -x /usr/bin/time ]; then /usr/bin/time -q -f %M -o "$peak" "$@"; else rm -f "$peak"; "$@"; fi
-}
-peak_text() { if [ -s "$peak" ]; then echo ", peak RSS $(( $(tail -n 1 "$peak") / 1024 )) MB"; fi; }
+source scripts/stages.sh
 
 teacher_options=(--model "$shared/models/all-MiniLM-L6-v2" --max-length 256 --epochs 1 --lr 1e-3 --warmup-ratio 0.1
                  --lora-targets query,key,value,dense)
@@ -33,25 +28,6 @@ teacher_options=(--model "$shared/models/all-MiniLM-L6-v2" --max-length 256 --ep
 tiny_options=(--from-scratch --full-finetune)   # the default model, prajjwal1/bert-tiny: its config, random weights
 student_options=(--from-scratch --full-finetune --unlabelled "$shared/data/imdb_unsup.csv")   # the student: the same shape
 # The card's student learns the two teachers' mean probability (distill with two --teacher folders).
-
-# stage NAME COMMAND OUTPUT ARGS...: runs `blockbuster COMMAND ARGS --output OUTPUT` unless finished; resumes if interrupted.
-stage() {
-  local name=$1 command=$2 output=$3; shift 3
-  if [ -f "$output/metrics.json" ]; then echo "== $name: done earlier ($output)"; return; fi
-  local start=$SECONDS
-  if [ -f "$output/checkpoint/trainer_state.json" ]; then
-    echo "== $name: resuming $output"
-    measured "$bb" "$command" --output "$output" --resume
-  else
-    echo "== $name: blockbuster $command $* --output $output"
-    measured "$bb" "$command" "$@" --output "$output" --overwrite
-  fi
-  echo "== $name: $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s$(peak_text)"
-}
-score() {
-  local name=$1 model=$2; shift 2
-  echo "== score $name: $("$bb" eval --model "$model" "$@" --json | grep -oE '"(accuracy|precision|recall|f1)": ?[0-9.]+' | tr '\n' ' ')"
-}
 
 # The card's way: the seed-42 split of imdb.csv (train's defaults).
 stage teacher-card train "$runs/teacher-card" --data "$shared/data/imdb.csv" "${teacher_options[@]}"

@@ -12,7 +12,9 @@ namespace Blockbuster.Benchmarks;
 /// How much sentiment a base model's frozen features carry: a logistic regression on the [CLS] hidden state
 /// and on the mean of the last hidden states, trained on N reviews of imdb.csv and scored on M others. The
 /// original recipe (LoRA at lr 3e-5, a fresh pooler and classifier) is close to a linear probe on [CLS], so
-/// this predicts what it can reach on a base, in minutes instead of a 10-minute run.
+/// this predicts what it can reach on a base, in minutes instead of a 10-minute run. A base that carries a trained
+/// pooler (a pooled-output distillation, or a Google checkpoint) is probed on the pooler's output as well: the
+/// recipe keeps that pooler frozen and trains only the classifier over it.
 /// </summary>
 static class FeatureProbe
 {
@@ -39,6 +41,7 @@ static class FeatureProbe
         var sw = Stopwatch.StartNew();
         var cls = new List<Tensor>();
         var mean = new List<Tensor>();
+        var pooled = new List<Tensor>();
         using (no_grad())
         {
             const int batchSize = 32;
@@ -53,11 +56,12 @@ static class FeatureProbe
                 var mask = batch.AttentionMask.unsqueeze(-1).to(ScalarType.Float32);
                 cls.Add(hidden[.., 0].MoveToOuterDisposeScope());
                 mean.Add(((hidden * mask).sum(1) / mask.sum(1)).MoveToOuterDisposeScope());
+                if (!report.PoolerIsFresh) pooled.Add(model.bert.pooler!.call(hidden).MoveToOuterDisposeScope());
             }
         }
         Console.WriteLine($"{folder}: {picked.Length:N0} reviews at length {length} encoded in {sw.Elapsed.TotalSeconds:F0} s (hidden {config.HiddenSize})");
         var y = tensor(labels);
-        foreach (var (name, parts) in new[] { ("[CLS] hidden", cls), ("mean hidden", mean) })
+        foreach (var (name, parts) in new[] { ("[CLS] hidden", cls), ("mean hidden", mean), ("pooler output", pooled) }.Where(p => p.Item2.Count > 0))
         {
             using var scope = NewDisposeScope();
             var x = cat(parts, 0);

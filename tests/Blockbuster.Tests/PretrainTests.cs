@@ -149,7 +149,7 @@ public class PretrainTests
         var o = Options(dir, "distilled") with { Teacher = teacher };
         var stages = new List<string>();
         await Pretrainer.RunAsync(o, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is TrainingStage s) stages.Add(s.Message); }));
-        Assert.Contains(stages, s => s.Contains("layers 0, 2, 4", StringComparison.Ordinal));
+        Assert.Contains(stages, s => s.Contains("layers 0, 2, 4", StringComparison.Ordinal) && s.Contains("the mean of its last layer", StringComparison.Ordinal));
 
         // The student's states move towards the teacher's: the logged distillation terms fall.
         var steps = File.ReadAllLines(Path.Combine(o.Output, "training_log.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
@@ -159,7 +159,7 @@ public class PretrainTests
         Assert.True(Mean(steps.TakeLast(5), "distill_cls_cosine_loss") < Mean(steps.Take(5), "distill_cls_cosine_loss"), "[CLS] cosine loss did not fall");
         // The folder is the student alone: the maps to the teacher's width stay in the checkpoint.
         var keys = SafetensorsFile.ReadHeader(Path.Combine(o.Output, "model.safetensors")).Keys.ToList();
-        Assert.DoesNotContain(keys, k => k.StartsWith("distillation", StringComparison.Ordinal) || k.StartsWith("layers.", StringComparison.Ordinal));
+        Assert.DoesNotContain(keys, k => k.StartsWith("distillation", StringComparison.Ordinal) || k.StartsWith("layers.", StringComparison.Ordinal) || k.Contains("pooler"));
         Assert.Equal([16, 16], SafetensorsFile.ReadHeader(Path.Combine(o.Output, "model.safetensors"))["bert.encoder.layer.0.attention.self.query.weight"]);
 
         using var cts = new CancellationTokenSource();
@@ -167,6 +167,55 @@ public class PretrainTests
         await Pretrainer.RunAsync(partial, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is StepCompleted { Step: 10 }) cts.Cancel(); }), cts.Token);
         await Pretrainer.RunAsync(new PretrainOptions { Output = partial.Output, Resume = true, Threads = 1 }, OfflineHub(dir));
         Assert.Equal(File.ReadAllBytes(Path.Combine(o.Output, "model.safetensors")), File.ReadAllBytes(Path.Combine(partial.Output, "model.safetensors")));
+    }
+
+    [Fact]
+    public async Task A_classifier_teacher_teaches_a_pooler_that_the_folder_keeps_and_train_loads_frozen()
+    {
+        using var dir = new TempDir();
+        var teacherConfig = TinyModels.Config() with { HiddenSize = 24, NumHiddenLayers = 4, IntermediateSize = 48 };
+        var teacher = TinyModels.WriteClassifierFolder(dir.File("teacher"), seed: 5, teacherConfig);
+        var o = Options(dir, "pooled") with { Teacher = teacher };
+        var stages = new List<string>();
+        await Pretrainer.RunAsync(o, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is TrainingStage s) stages.Add(s.Message); }));
+        Assert.Contains(stages, s => s.Contains("its predictions ← the student's pooler (new", StringComparison.Ordinal));
+
+        var steps = File.ReadAllLines(Path.Combine(o.Output, "training_log.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.TryGetProperty("distill_prediction_loss", out _)).ToList();
+        double Mean(IEnumerable<JsonElement> xs) => xs.Average(e => e.GetProperty("distill_prediction_loss").GetDouble());
+        Assert.True(Mean(steps.TakeLast(5)) < Mean(steps.Take(5)), $"prediction loss {Mean(steps.Take(5))} → {Mean(steps.TakeLast(5))}");
+
+        // The student's pooler is in the folder under transformers' keys, with the student's width; the maps are not (no classifier).
+        var header = SafetensorsFile.ReadHeader(Path.Combine(o.Output, "model.safetensors"));
+        Assert.Equal([16, 16], header["bert.pooler.dense.weight"]);
+        Assert.DoesNotContain(header.Keys, k => k.StartsWith("distillation", StringComparison.Ordinal) || k.StartsWith("classifier", StringComparison.Ordinal));
+
+        // train loads it as a trained pooler: LoRA leaves it frozen and trains the classifier, as PEFT over Google's bert-tiny.
+        var loaded = ModelFolder.ForTraining(o.Output, ["negative", "positive"], new Blockbuster.Model.Lora.LoraConfig(), fromScratch: false);
+        using (var model = loaded.Model)
+        {
+            Assert.False(loaded.Report!.PoolerIsFresh);
+            var trainable = Trainer.SelectTrainable(model, lora: true);
+            var names = model.named_parameters().Where(p => trainable.Contains(p.parameter)).Select(p => p.name).ToList();
+            Assert.DoesNotContain(names, n => n.StartsWith("bert.pooler.", StringComparison.Ordinal));
+            Assert.Contains("classifier.weight", names);
+            var saved = SafetensorsFile.Read(Path.Combine(o.Output, "model.safetensors"));
+            Assert.True(saved["bert.pooler.dense.weight"].eq(model.bert.pooler!.state_dict()["dense.weight"]).all().item<bool>());
+            foreach (var t in saved.Values) t.Dispose();
+        }
+
+        // Interrupted and resumed: the same bytes, pooler included.
+        using var cts = new CancellationTokenSource();
+        var partial = o with { Output = dir.File("pooled-resumed") };
+        await Pretrainer.RunAsync(partial, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is StepCompleted { Step: 10 }) cts.Cancel(); }), cts.Token);
+        await Pretrainer.RunAsync(new PretrainOptions { Output = partial.Output, Resume = true, Threads = 1 }, OfflineHub(dir));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(o.Output, "model.safetensors")), File.ReadAllBytes(Path.Combine(partial.Output, "model.safetensors")));
+
+        // A further phase from that folder continues its pooler rather than growing a new one.
+        var next = o with { Model = o.Output, FromScratch = false, Output = dir.File("pooled-next"), Epochs = 1 };
+        stages.Clear();
+        await Pretrainer.RunAsync(next, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is TrainingStage s) stages.Add(s.Message); }));
+        Assert.Contains(stages, s => s.Contains("(continued from the base", StringComparison.Ordinal));
     }
 
     [Fact]

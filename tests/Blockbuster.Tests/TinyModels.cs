@@ -28,6 +28,19 @@ public static class TinyModels
         return folder;
     }
 
+    /// <summary>A classifier folder as <c>train</c> writes one: bert.* and classifier.* keys, labels in config.json.</summary>
+    public static string WriteClassifierFolder(string folder, int seed = 1, BertConfig? config = null)
+    {
+        Directory.CreateDirectory(folder);
+        TorchSharp.torch.manual_seed(seed);
+        config = (config ?? Config()) with { Id2Label = new() { ["0"] = "negative", ["1"] = "positive" }, Label2Id = new() { ["negative"] = 0, ["positive"] = 1 } };
+        using var model = new BertForSequenceClassification(config);
+        SafetensorsFile.Write(Path.Combine(folder, "model.safetensors"), ModelExport.MergedStateDict(model).ToDictionary(kv => kv.Key, kv => kv.Value));
+        config.Save(Path.Combine(folder, "config.json"));
+        File.WriteAllLines(Path.Combine(folder, "vocab.txt"), Vocab());
+        return folder;
+    }
+
     /// <summary>A 120-word WordPiece vocabulary: specials, letters, a few words and suffixes.</summary>
     public static IEnumerable<string> Vocab()
     {

@@ -32,7 +32,8 @@ public static class PretrainCommand
     internal static readonly Option<string?> Teacher = new("--teacher")
     {
         Description = "a pretrained BERT with the same vocabulary (Hub id or folder, e.g. all-MiniLM-L6-v2) whose hidden states the student also learns, "
-            + "as TinyBERT's general distillation: each student layer through a learned map, and [CLS] towards the teacher's mean-pooled sentence embedding",
+            + "as TinyBERT's general distillation: each student layer through a learned map, and [CLS] towards the teacher's mean-pooled sentence embedding; "
+            + "a classifier folder (from train or distill) teaches its predictions instead, to a pooler the student grows and the output folder keeps",
     };
     internal static readonly Option<double> TeacherWeight = new("--teacher-weight") { Description = "weight of the distillation loss beside the masked-LM loss", DefaultValueFactory = _ => Defaults.TeacherWeight };
     internal static readonly Option<int> Epochs = new("--epochs") { Description = "passes over the blocks", DefaultValueFactory = _ => Defaults.Epochs };

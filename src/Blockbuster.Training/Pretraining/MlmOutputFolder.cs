@@ -20,7 +20,7 @@ public static class MlmOutputFolder
 
     public sealed record Snapshot(BertForMaskedLM Model, PretrainOptions Options, string BaseFolder, IReadOnlyList<string> LogLines,
                                   TrainerState State, object? Metrics, TorchSharp.Modules.OptimizerHelper Optimizer,
-                                  nn.Module? Distillation = null);
+                                  HiddenStateDistillation? Distillation = null);
 
     /// <summary>The checkpoint's prefix for the distillation maps' weights (not part of the model folder).</summary>
     public const string DistillationPrefix = "distillation.";
@@ -30,7 +30,12 @@ public static class MlmOutputFolder
         using var scope = NewDisposeScope();
         (s.Model.Config with { Architectures = ["BertForMaskedLM"] }).Save(Path.Combine(folder, ModelFolder.Config));
         var weights = s.Model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
-        SafetensorsFile.Write(Path.Combine(folder, ModelFolder.Safetensors), weights);
+        // A pooler the student grew to learn a classifier teacher's predictions goes with the model, under transformers' keys
+        // (BertForMaskedLM leaves them unused, a sequence classifier loads them), as in Google's BERT checkpoints.
+        var folderWeights = new Dictionary<string, Tensor>(weights);
+        if (s.Distillation?.pooler is { } pooler)
+            foreach (var (key, value) in pooler.state_dict()) folderWeights["bert.pooler." + key] = value;
+        SafetensorsFile.Write(Path.Combine(folder, ModelFolder.Safetensors), folderWeights);
         File.WriteAllBytes(Path.Combine(folder, ModelFolder.Vocab), File.ReadAllBytes(Path.Combine(s.BaseFolder, ModelFolder.Vocab)));
         var tokenizerConfig = Path.Combine(s.BaseFolder, ModelFolder.TokenizerConfig);
         if (File.Exists(tokenizerConfig)) File.WriteAllBytes(Path.Combine(folder, ModelFolder.TokenizerConfig), File.ReadAllBytes(tokenizerConfig));

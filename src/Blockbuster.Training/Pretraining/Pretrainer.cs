@@ -60,22 +60,33 @@ public static class Pretrainer
         DropoutRandom.Shared.Seed((ulong)o.Seed);
         using var model = new BertForMaskedLM(config);
         LoadReport? report = null;
+        var basePooler = new Dictionary<string, Tensor>();   // a pooler the base carries, for a distillation that continues it
         if (!o.FromScratch)
         {
             var weights = ModelFolder.FindWeights(baseFolder) ?? throw new ModelFormatException($"{baseFolder}: no {ModelFolder.Safetensors} or {ModelFolder.PytorchBin}; pass `from_scratch` to start from random weights.");
             var tensors = StateDictFile.Read(weights);
-            try { report = CheckpointLoader.Load(model, tensors, weights); }
-            finally { foreach (var t in tensors.Values) t.Dispose(); }
+            try
+            {
+                report = CheckpointLoader.Load(model, tensors, weights);
+                foreach (var (key, t) in tensors) if (key.Contains("pooler.", StringComparison.Ordinal)) basePooler[key] = t;
+            }
+            finally { foreach (var (key, t) in tensors) if (!basePooler.ContainsKey(key)) t.Dispose(); }
         }
         model.to(device);
-        using var teacher = teacherFolder is null ? null : LoadTeacher(teacherFolder);
-        using var distillation = teacher is null ? null : new HiddenStateDistillation(config, teacher.Config);
+        var (teacherModel, teacherLabels) = teacherFolder is null ? (null, null) : LoadTeacher(teacherFolder);
+        using var teacher = teacherModel;
+        using var distillation = teacher is null ? null : new HiddenStateDistillation(config, teacher.Config, teacherLabels);
+        bool poolerContinued = distillation?.LoadPooler(basePooler) ?? false;
+        foreach (var t in basePooler.Values) t.Dispose();
         if (teacher is not null)
         {
             teacher.to(device);
             distillation!.to(device);
-            progress?.Report(new TrainingStage($"Distilling the hidden states of {o.Teacher} (layers {string.Join(", ", distillation!.TeacherLayers)} ← the student's embeddings, "
-                + $"{string.Join(", ", Enumerable.Range(1, config.NumHiddenLayers))}; hidden {teacher.Config.HiddenSize} ← {config.HiddenSize}) beside masked LM"));
+            var sentence = distillation!.TargetsPredictions
+                ? $"its predictions ← the student's pooler ({(poolerContinued ? "continued from the base" : "new")}, written to the folder) through a map"
+                : "the mean of its last layer ← the student's last [CLS]";
+            progress?.Report(new TrainingStage($"Distilling the hidden states of {o.Teacher} (layers {string.Join(", ", distillation.TeacherLayers)} ← the student's embeddings, "
+                + $"{string.Join(", ", Enumerable.Range(1, config.NumHiddenLayers))}; hidden {teacher.Config.HiddenSize} ← {config.HiddenSize}; {sentence}) beside masked LM"));
         }
         var parameters = model.parameters().Concat(distillation?.parameters() ?? []).ToList();
         int stepsPerEpoch = (trainBlocks.Length + o.BatchSize - 1) / o.BatchSize;
@@ -126,10 +137,14 @@ public static class Pretrainer
         Func<Tensor, Tensor[], Tensor>? distillLoss = teacher is null ? null : (ids, states) =>
         {
             Tensor[] targets;
+            Tensor? logits = null;
             using (no_grad())
             using (Autocast.Enable(precision.ComputeDtype))
+            {
                 targets = teacher.bert.EncodeAllLayers(ids, ones_like(ids), zeros_like(ids));
-            var (hidden, sentence) = distillation!.Loss(states, targets);
+                if (distillation!.TargetsPredictions) logits = Autocast.Float(Autocast.Linear(teacher.classifier, teacher.bert.pooler!.call(targets[^1])));   // (B, labels)
+            }
+            var (hidden, sentence) = distillation.Loss(states, targets, logits);
             lastHidden = hidden.item<float>();
             lastSentence = sentence.item<float>();
             return (hidden + sentence) * o.TeacherWeight;
@@ -178,7 +193,7 @@ public static class Pretrainer
                 {
                     line["mlm_loss"] = Math.Round(mlmLoss, 6);
                     line["distill_hidden_mse"] = Math.Round(lastHidden, 6);
-                    line["distill_cls_cosine_loss"] = Math.Round(lastSentence, 6);
+                    line[distillation!.TargetsPredictions ? "distill_prediction_loss" : "distill_cls_cosine_loss"] = Math.Round(lastSentence, 6);
                 }
                 log.Add(line.ToJsonString());
                 progress?.Report(new StepCompleted(epoch, globalStep, schedule.TotalSteps, stepLoss, lr, windowTokens / seconds, members.Count / seconds, elapsed, skipped, tokensTotal));
@@ -276,16 +291,18 @@ public static class Pretrainer
     }
 
     /// <summary>The teacher from a folder <see cref="ResolveTeacherAsync"/> checked, frozen and in eval mode.</summary>
-    static BertForSequenceClassification LoadTeacher(string folder)
+    /// <returns>the teacher, and its number of labels when it is a trained classifier (then its predictions are the text-level target)</returns>
+    static (BertForSequenceClassification? Teacher, int? Labels) LoadTeacher(string folder)
     {
-        var config = BertConfig.Load(Path.Combine(folder, ModelFolder.Config)) with { Id2Label = null, Label2Id = null };
+        var config = BertConfig.Load(Path.Combine(folder, ModelFolder.Config));   // a classifier's own labels, so its head loads
         var weights = ModelFolder.FindWeights(folder)!;
         var teacher = new BertForSequenceClassification(config);
-        try { CheckpointLoader.Load(teacher, weights); }
+        LoadReport report;
+        try { report = CheckpointLoader.Load(teacher, weights); }
         catch { teacher.Dispose(); throw; }
         teacher.eval();
         foreach (var p in teacher.parameters()) p.requires_grad_(false);
-        return teacher;
+        return (teacher, report.ClassifierIsFresh || report.PoolerIsFresh ? null : config.NumLabels);
     }
 
     static string? OptionalFile(string folder, string name) => Path.Combine(folder, name) is var p && File.Exists(p) ? p : null;
