@@ -15,15 +15,7 @@
 # The data and the models are read from ../shared beside the clone, or from $BLOCKBUSTER_SHARED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=$(realpath -m "${1:-./runs}")
-shared=$(realpath -m "${BLOCKBUSTER_SHARED:-../shared}")
-for f in data/imdb.csv data/imdb_unsup.csv models/all-MiniLM-L6-v2/config.json models/bert-tiny/config.json; do
-  [ -e "$shared/$f" ] || { echo "reproduce-recipe-base.sh: $shared/$f not found; set BLOCKBUSTER_SHARED to the shared folder." >&2; exit 2; }
-done
-mkdir -p "$runs"
-dotnet build -c Release src/Blockbuster.Cli --nologo -v quiet
-bb="$PWD/src/Blockbuster.Cli/bin/Release/net10.0/blockbuster"
-source scripts/stages.sh
+source scripts/stages.sh "${1:-./runs}" data/imdb.csv data/imdb_unsup.csv models/all-MiniLM-L6-v2/config.json models/bert-tiny/config.json
 
 minilm="$shared/models/all-MiniLM-L6-v2"
 # Pretraining reads the unlabelled reviews and the teacher's 40,000 training reviews (its split.json), nothing else.

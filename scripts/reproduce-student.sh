@@ -11,15 +11,7 @@
 # The data and all-MiniLM-L6-v2 are read from ../shared beside the clone, or from $BLOCKBUSTER_SHARED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=$(realpath -m "${1:-./runs}")
-shared=$(realpath -m "${BLOCKBUSTER_SHARED:-../shared}")
-for f in data/imdb.csv data/imdb_train.csv data/imdb_test.csv data/imdb_unsup.csv models/all-MiniLM-L6-v2/config.json; do
-  [ -e "$shared/$f" ] || { echo "reproduce-student.sh: $shared/$f not found; set BLOCKBUSTER_SHARED to the shared folder." >&2; exit 2; }
-done
-mkdir -p "$runs"
-dotnet build -c Release src/Blockbuster.Cli --nologo -v quiet
-bb="$PWD/src/Blockbuster.Cli/bin/Release/net10.0/blockbuster"
-source scripts/stages.sh
+source scripts/stages.sh "${1:-./runs}" data/imdb.csv data/imdb_train.csv data/imdb_test.csv data/imdb_unsup.csv models/all-MiniLM-L6-v2/config.json
 
 teacher_options=(--model "$shared/models/all-MiniLM-L6-v2" --max-length 256 --epochs 1 --lr 1e-3 --warmup-ratio 0.1
                  --lora-targets query,key,value,dense)

@@ -1,6 +1,15 @@
-# Shared by the reproduce-*.sh scripts (sourced, not run): a stage runs one blockbuster command into its own folder,
+# Shared by the reproduce-*.sh scripts, sourced from the repository root: `source scripts/stages.sh RUNS_DIR FILES...`
+# checks that each FILE is in the shared folder (../shared beside the clone, or $BLOCKBUSTER_SHARED), creates RUNS_DIR,
+# builds the CLI and sets $runs, $shared and $bb. A stage then runs one blockbuster command into its own folder,
 # prints its wall time and peak memory, is skipped once finished and continues with --resume when interrupted.
-# Expects $runs (the runs folder) and $bb (the blockbuster executable).
+runs=$(realpath -m "$1"); shift
+shared=$(realpath -m "${BLOCKBUSTER_SHARED:-../shared}")
+for f in "$@"; do
+  [ -e "$shared/$f" ] || { echo "$(basename "$0"): $shared/$f not found; set BLOCKBUSTER_SHARED to the shared folder." >&2; exit 2; }
+done
+mkdir -p "$runs"
+dotnet build -c Release src/Blockbuster.Cli --nologo -v quiet
+bb="$PWD/src/Blockbuster.Cli/bin/Release/net10.0/blockbuster"
 
 peak="$runs/.peak-kb"
 # measured CMD...: runs CMD under GNU time when it is installed, so a stage can report its peak resident memory.
