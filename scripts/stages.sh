@@ -18,12 +18,19 @@ measured() {
 }
 peak_text() { if [ -s "$peak" ]; then echo ", peak RSS $(( $(tail -n 1 "$peak") / 1024 )) MB"; fi; }
 
+# finished OUTPUT: train/distill wrote OUTPUT/metrics.json (at the end only); pretrain, whose metrics are rewritten at
+# every save, checkpointed the start of the epoch after its last (trainer_state.json "epoch" = pretrain_args "epochs").
+finished() {
+  [ -f "$1/metrics.json" ] && return 0
+  local state="$1/checkpoint/trainer_state.json" args="$1/pretrain_args.json"
+  [ -f "$state" ] && [ -f "$args" ] &&
+    [ "$(grep -oE '"epoch": *[0-9]+' "$state" | grep -oE '[0-9]+$')" = "$(grep -oE '"epochs": *[0-9]+' "$args" | grep -oE '[0-9]+$')" ]
+}
+
 # stage NAME COMMAND OUTPUT ARGS...: runs `blockbuster COMMAND ARGS --output OUTPUT` unless finished; resumes if interrupted.
-# train/distill are finished when OUTPUT/metrics.json exists; pretrain (whose metrics are rewritten at every save) when
-# this script marked it so ($runs/.done/NAME).
 stage() {
   local name=$1 command=$2 output=$3; shift 3
-  if [ -f "$output/metrics.json" ] || [ -f "$runs/.done/$name" ]; then echo "== $name: done earlier ($output)"; return; fi
+  if finished "$output"; then echo "== $name: done earlier ($output)"; return; fi
   local start=$SECONDS
   if [ -f "$output/checkpoint/trainer_state.json" ]; then
     echo "== $name: resuming $output"
@@ -32,7 +39,6 @@ stage() {
     echo "== $name: blockbuster $command $* --output $output"
     measured "$bb" "$command" "$@" --output "$output" --overwrite
   fi
-  mkdir -p "$runs/.done" && touch "$runs/.done/$name"
   echo "== $name: $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s$(peak_text)"
 }
 score() {
