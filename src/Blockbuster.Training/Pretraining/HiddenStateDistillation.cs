@@ -76,7 +76,7 @@ public sealed class HiddenStateDistillation : nn.Module
         }
         if (pooler is not null)
         {
-            var logits = cls.call(pooler.call(student[^1].to(ScalarType.Float32)));              // (B, labels)
+            var logits = cls.call(pooler.call(student[^1].narrow(1, 0, 1).to(ScalarType.Float32)));   // (B, labels): the pooler reads [CLS] only
             var target = (teacherLogits ?? throw new ArgumentNullException(nameof(teacherLogits))).to(ScalarType.Float32).softmax(1);
             return (hidden!, -(target * logits.log_softmax(1)).sum(1).mean());
         }
