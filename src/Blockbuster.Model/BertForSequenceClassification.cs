@@ -32,9 +32,14 @@ public sealed class BertForSequenceClassification : nn.Module<Tensor, Tensor, Te
     }
 
     /// <returns>logits (B, num_labels), fp32</returns>
-    public override Tensor forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
+    public override Tensor forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds) =>
+        Head(bert.Encode(inputIds, attentionMask, tokenTypeIds));
+
+    /// <summary>Pooler, dropout and classifier over an encoder output (pretraining's teacher reuses the states it already has).</summary>
+    /// <param name="lastHiddenState">(B, T, H)</param> <returns>logits (B, num_labels), fp32</returns>
+    public Tensor Head(Tensor lastHiddenState)
     {
-        var (_, pooled) = bert.call(inputIds, attentionMask, tokenTypeIds);
+        var pooled = Autocast.Float(bert.pooler!.call(lastHiddenState));   // (B, H), fp32 as BertModel returns it
         return Autocast.Float(Autocast.Linear(classifier, dropout.call(pooled)));
     }
 

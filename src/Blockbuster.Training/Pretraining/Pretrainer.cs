@@ -142,7 +142,7 @@ public static class Pretrainer
             using (Autocast.Enable(precision.ComputeDtype))
             {
                 targets = teacher.bert.EncodeAllLayers(ids, ones_like(ids), zeros_like(ids));
-                if (distillation!.TargetsPredictions) logits = Autocast.Float(Autocast.Linear(teacher.classifier, teacher.bert.pooler!.call(targets[^1])));   // (B, labels)
+                if (distillation!.TargetsPredictions) logits = teacher.Head(targets[^1]);   // (B, labels)
             }
             var (hidden, sentence) = distillation.Loss(states, targets, logits);
             lastHidden = hidden.item<float>();
