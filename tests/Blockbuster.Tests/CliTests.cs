@@ -19,6 +19,7 @@ public class CliParseTests
         Assert.Equal(["./a", "./b", "./c"], DistillCommand.ToOptions(Root.Parse("distill --teacher ./a,./b --teacher ./c")).Teachers);
         Assert.Equal(["a.csv", "b.csv"], o.Unlabelled);
         o.Validate();
+        Assert.Equal((0, 2), (o.Augment, DistillCommand.ToOptions(Root.Parse("distill --teacher ./teacher --augment 2")).Augment));
     }
 
     [Fact]

@@ -86,6 +86,43 @@ public class DistillTests
     }
 
     [Fact]
+    public async Task Augmented_copies_are_scored_by_the_teacher_and_an_earlier_students_scores_cover_the_texts_it_had()
+    {
+        using var dir = new TempDir();
+        var (_, student) = await Setup(dir);
+        await Trainer.RunAsync(student with { Epochs = 1 }, OfflineHub(dir));
+        const int texts = 192 + 160;
+
+        // Two copies of every text on top of the first student's scores: only the copies are scored, after the texts.
+        var stages = new List<string>();
+        var augmented = student with { Epochs = 1, Augment = 2, Output = dir.File("augmented"), TeacherScores = student.Output };
+        await Trainer.RunAsync(augmented, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is TrainingStage s) stages.Add(s.Message); }));
+        Assert.Contains(stages, s => s.StartsWith($"Scoring {2 * texts} texts", StringComparison.Ordinal));
+        var all = Logits(augmented.Output);
+        Assert.Equal(3 * texts, all.Length);
+        Assert.Equal(Logits(student.Output), all[..texts]);
+
+        // Scored afresh, one copy gives the same first texts and copies: the copies depend on the seed, copy and text alone.
+        var one = student with { Epochs = 1, Augment = 1, Output = dir.File("one-copy") };
+        await Trainer.RunAsync(one, OfflineHub(dir));
+        var fresh = Logits(one.Output);
+        Assert.Equal(2 * texts, fresh.Length);
+        for (int i = 0; i < fresh.Length; i++) Assert.Equal(all[i], fresh[i], 4);
+
+        // Scores with more copies than asked for are refused, naming the folder; nothing is written.
+        var e = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(one with { Output = dir.File("fewer"), TeacherScores = augmented.Output }, OfflineHub(dir)));
+        Assert.Contains("2 augmented copies", e.Message);
+        Assert.False(Directory.Exists(dir.File("fewer")));
+    }
+
+    static float[] Logits(string folder)
+    {
+        var stored = SafetensorsFile.Read(Path.Combine(folder, TeacherTargets.CacheFile));
+        using var logits = stored["logits"];
+        return logits.data<float>().ToArray().Chunk(2).Select(r => r[1] - r[0]).ToArray();
+    }
+
+    [Fact]
     public async Task Other_data_and_held_out_reviews_among_the_unlabelled_texts_are_refused()
     {
         using var dir = new TempDir();

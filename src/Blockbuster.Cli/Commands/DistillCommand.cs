@@ -28,10 +28,16 @@ public static class DistillCommand
     };
     internal static readonly Option<string?> TeacherScores = new("--teacher-scores")
     {
-        Description = "an earlier distill output folder whose cached teacher scores to reuse instead of scoring again (to try other students: same teachers, unchanged, same unlabelled texts)",
+        Description = "an earlier distill output folder whose cached teacher scores to reuse instead of scoring again (to try other students: same teachers, unchanged, same unlabelled texts; with more --augment copies than it had, only those it lacks are scored)",
     };
     internal static readonly Option<double> Temperature = new("--temperature") { Description = "softmax temperature T of the distillation loss (the KL term is scaled by T²)", DefaultValueFactory = _ => Defaults.Temperature };
     internal static readonly Option<double> Alpha = new("--alpha") { Description = "weight of the distillation term; 1 - alpha weighs the cross-entropy on true labels", DefaultValueFactory = _ => Defaults.Alpha };
+
+    internal static readonly Option<int> Augment = new("--augment")
+    {
+        Description = "add N augmented copies of every text (a random window of at least half its words, one word in ten masked), labelled by the teacher only: more transfer data (Tang et al. 2019)",
+        DefaultValueFactory = _ => Defaults.Augment,
+    };
 
     public static Command Create()
     {
@@ -45,13 +51,15 @@ public static class DistillCommand
               blockbuster distill --teacher ./minilm-teacher --model ../shared/models/bert-tiny --from-scratch --full-finetune \
                 --unlabelled ../shared/data/imdb_unsup.csv --output ./bert-tiny-student
               blockbuster distill --teacher ./minilm-teacher,./bert-tiny-model --from-scratch --full-finetune --output ./ensemble-student
+              blockbuster distill --teacher ./minilm-teacher --model ../shared/models/bert-tiny --from-scratch --full-finetune \
+                --unlabelled ../shared/data/imdb_unsup.csv --augment 1 --teacher-scores ./bert-tiny-student --output ./augmented-student
               blockbuster distill --output ./bert-tiny-student --resume
             """);
         // The teacher's split fixes the data, its held-out part and the seed: train's --data, --test-size, --limit, --seed do not apply.
         foreach (var option in TrainCommand.SharedOptions.Except([TrainCommand.Data, TrainCommand.TestSize, TrainCommand.Limit, TrainCommand.Seed]))
             command.Options.Add(option);
         command.Options.Add(TrainCommand.OptionalData);
-        foreach (var option in new Option[] { Teacher, Unlabelled, TeacherScores, Temperature, Alpha }) command.Options.Add(option);
+        foreach (var option in new Option[] { Teacher, Unlabelled, Augment, TeacherScores, Temperature, Alpha }) command.Options.Add(option);
         command.Validators.Add(result =>
         {
             if (result.GetValue(Teacher) is not { Length: > 0 } && !result.GetValue(TrainCommand.Resume)) result.AddError("Option '--teacher' is required (unless --resume continues a saved run).");
@@ -65,6 +73,7 @@ public static class DistillCommand
         // Not options of distill (the teacher's split.json fixes them): train's defaults, not the parser's zeros.
         TestSize = Defaults.TestSize, Seed = Defaults.Seed, Limit = Defaults.Limit,
         Teachers = p.GetValue(Teacher) ?? [], Unlabelled = p.GetValue(Unlabelled) ?? [], TeacherScores = p.GetValue(TeacherScores), Temperature = p.GetValue(Temperature), Alpha = p.GetValue(Alpha),
+        Augment = p.GetValue(Augment),
     };
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("distill", async () =>

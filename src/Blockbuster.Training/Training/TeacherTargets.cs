@@ -52,24 +52,29 @@ public static class TeacherTargets
                                                      IProgress<TrainingEvent>? progress, CancellationToken ct)
     {
         var cache = cacheFolder is null ? null : Path.Combine(cacheFolder, CacheFile);
+        float[][] cached = [];
         if (cache is not null && File.Exists(cache))
         {
             var stored = SafetensorsFile.Read(cache);
             using var logits = stored["logits"];
             if (logits.shape[0] == texts.Count) return Rows(logits);
+            // Fewer: an earlier distillation with fewer augmented copies (CheckReusable made sure its texts are the
+            // first ones of these); only the rest is scored.
+            if (logits.shape[0] < texts.Count) cached = Rows(logits);
         }
-        var mean = new float[texts.Count][];
+        var rest = texts.Skip(cached.Length).ToArray();
+        var mean = new float[rest.Length][];
         for (int t = 0; t < teachers.Count; t++)
         {
             var label = teachers.Count == 1 ? teachers[t] : $"{teachers[t]} ({t + 1} of {teachers.Count})";
-            var probabilities = await PositiveNegativeAsync(teachers[t], label, texts, hub, device, progress, ct).ConfigureAwait(false);
-            for (int i = 0; i < texts.Count; i++)
+            var probabilities = await PositiveNegativeAsync(teachers[t], label, rest, hub, device, progress, ct).ConfigureAwait(false);
+            for (int i = 0; i < rest.Length; i++)
             {
                 mean[i] ??= new float[2];
                 for (int c = 0; c < 2; c++) mean[i][c] += probabilities[i][c] / teachers.Count;
             }
         }
-        return mean.Select(p => new[] { MathF.Log(Math.Max(p[0], 1e-30f)), MathF.Log(Math.Max(p[1], 1e-30f)) }).ToArray();
+        return [.. cached, .. mean.Select(p => new[] { MathF.Log(Math.Max(p[0], 1e-30f)), MathF.Log(Math.Max(p[1], 1e-30f)) })];
     }
 
     /// <summary>(N, 2) probabilities of one teacher, in the data's label order (0 negative, 1 positive) whatever the teacher's ids.</summary>
@@ -97,8 +102,9 @@ public static class TeacherTargets
 
     /// <summary>
     /// An earlier distillation's folder whose cached scores this run may take instead of scoring again (trying several
-    /// students against one set of teachers): only when they are for exactly these texts from exactly these teachers, the
-    /// same folders (not retrained since), the same split and the same unlabelled files. Anything else is a one-line error.
+    /// students against one set of teachers): only when they are for these texts from exactly these teachers, the
+    /// same folders (not retrained since), the same split and the same unlabelled files. An earlier run with fewer augmented
+    /// copies gives the scores of the texts it had; the copies it lacks are scored. Anything else is a one-line error.
     /// </summary>
     public static string CheckReusable(string folder, TrainingOptions o, SplitRecord split, int textCount)
     {
@@ -119,9 +125,16 @@ public static class TeacherTargets
         foreach (var teacher in o.Teachers)
             if (ModelFolder.FindWeights(teacher) is { } weights && File.GetLastWriteTimeUtc(weights) > cachedAt)
                 throw new DataFormatException($"{teacher}: its weights are newer than the scores cached in {folder}; score again (leave out the cache).");
+        // Augmented copies follow the texts copy by copy and depend only on the seed, copy and text: an earlier run
+        // with fewer copies scored exactly the first texts of this one.
+        if (earlier.Augment > o.Augment)
+            throw new DataFormatException($"{folder}: its scores include {earlier.Augment} augmented copies of every text; this run asks for {o.Augment}.");
+        if (earlier.Augment > 0 && earlier.Seed != o.Seed)
+            throw new DataFormatException($"{folder}: its augmented copies were drawn with seed {earlier.Seed}, not {o.Seed}.");
+        int expected = textCount / (1 + o.Augment) * (1 + earlier.Augment);
         // The header alone: ComputeAsync reads the scores themselves.
-        if (!SafetensorsFile.ReadHeader(cache).TryGetValue("logits", out var shape) || shape[0] != textCount)
-            throw new DataFormatException($"{cache}: {(shape is null ? "no logits" : $"{shape[0]:N0} cached scores")} for {textCount:N0} texts.");
+        if (!SafetensorsFile.ReadHeader(cache).TryGetValue("logits", out var shape) || shape[0] != expected)
+            throw new DataFormatException($"{cache}: {(shape is null ? "no logits" : $"{shape[0]:N0} cached scores")} for {expected:N0} texts.");
         return folder;
     }
 

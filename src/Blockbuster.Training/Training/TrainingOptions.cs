@@ -78,6 +78,11 @@ public sealed record TrainingOptions
     [JsonPropertyName("temperature")] public double Temperature { get; init; } = 2.0;
     /// <summary>Weight of the distillation (KL) term; 1 − alpha weighs the cross-entropy on the true labels.</summary>
     [JsonPropertyName("alpha")] public double Alpha { get; init; } = 0.5;
+    /// <summary>
+    /// Augmented copies of every text the student learns from, labelled by the teacher only (a random window of the
+    /// words, some masked: <see cref="Data.TextAugmentation"/>); 0: the texts as they are.
+    /// </summary>
+    [JsonPropertyName("augment")] public int Augment { get; init; }
 
     public const double FineTuneLearningRate = 3e-5;
     public const double FromScratchLearningRate = 1e-3;
@@ -117,6 +122,8 @@ public sealed record TrainingOptions
         Check(Distills || Resume || Data.Length > 0, "data", "must name the labelled CSV to train on.");
         Check(Distills || Unlabelled.Length == 0, "unlabelled", "texts need a `teacher` to label them (blockbuster distill).");
         Check(Teachers.Distinct(StringComparer.Ordinal).Count() == Teachers.Length, "teacher", "names the same folder twice.");
+        Check(Augment >= 0, "augment", $"must not be negative, got {Augment}.");
+        Check(Distills || Augment == 0, "augment", "copies are labelled by a `teacher` (blockbuster distill).");
         Check(Distills || TeacherScores is null, "teacher_scores", "reuses a distillation's cached teacher scores; it needs a `teacher`.");
         Check(Quantize is null || !FullFinetune, "quantize", "nf4 freezes the base in 4 bits and trains LoRA adapters on top (QLoRA); it cannot be combined with `full_finetune`.");
         Check(Quantize is null || !FromScratch, "quantize", "nf4 quantises pretrained weights; random weights from `from_scratch` have nothing to keep, so train them in full precision.");

@@ -105,6 +105,7 @@ public sealed class TrainingRun : IDisposable
             (train, test, split) = DataPreparation.ReadAndSplit(o);
         }
         if (o.Distills && o.Unlabelled.Length > 0) train = WithUnlabelled(train, test, o);
+        if (o.Augment > 0) train = WithAugmented(train, o);
         float[][]? teacherLogits = o.Distills
             ? await TeacherTargets.ComputeAsync(o.Teachers, train.Texts,
                 o.Resume ? o.Output : o.TeacherScores is { } earlier ? TeacherTargets.CheckReusable(earlier, o, split, train.Count) : null,
@@ -169,6 +170,17 @@ public sealed class TrainingRun : IDisposable
         return train with
         {
             Texts = texts, Labels = [.. train.Labels, .. Enumerable.Repeat(Unlabelled, added)], Rows = [.. train.Rows, .. Enumerable.Repeat(0, added)],
+        };
+    }
+
+    /// <summary>The texts followed by their augmented copies, copy by copy, unlabelled (the teacher labels them).</summary>
+    static ReviewSet WithAugmented(ReviewSet train, TrainingOptions o)
+    {
+        int added = train.Count * o.Augment;
+        return train with
+        {
+            Texts = TextAugmentation.WithCopies(train.Texts, o.Augment, o.Seed).ToList(),
+            Labels = [.. train.Labels, .. Enumerable.Repeat(Unlabelled, added)], Rows = [.. train.Rows, .. Enumerable.Repeat(0, added)],
         };
     }
 
