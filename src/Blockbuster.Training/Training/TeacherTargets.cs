@@ -58,8 +58,8 @@ public static class TeacherTargets
             var stored = SafetensorsFile.Read(cache);
             using var logits = stored["logits"];
             if (logits.shape[0] == texts.Count) return Rows(logits);
-            // Fewer: an earlier distillation with fewer augmented copies (CheckReusable made sure its texts are the
-            // first ones of these); only the rest is scored.
+            // Fewer: --teacher-scores from a distillation with fewer augmented copies (CheckReusable made sure its
+            // texts are the first ones of these); only the rest is scored. A run's own cache always has every text.
             if (logits.shape[0] < texts.Count) cached = Rows(logits);
         }
         var rest = texts.Skip(cached.Length).ToArray();

@@ -166,21 +166,20 @@ public sealed class TrainingRun : IDisposable
                 throw new DataFormatException($"{Path.GetFileName(path)}: {leaked:N0} of its texts are held-out reviews of the teacher's split; the student must not see them.");
             texts.AddRange(more);
         }
+        return TeacherLabelledAfter(train, texts);
+    }
+
+    /// <summary>The texts followed by their augmented copies, copy by copy, unlabelled (the teacher labels them).</summary>
+    static ReviewSet WithAugmented(ReviewSet train, TrainingOptions o) =>
+        TeacherLabelledAfter(train, TextAugmentation.WithCopies(train.Texts, o.Augment, o.Seed).ToList());
+
+    /// <summary><paramref name="train"/> with <paramref name="texts"/> (its own texts, then more): the added ones unlabelled, no CSV row.</summary>
+    static ReviewSet TeacherLabelledAfter(ReviewSet train, List<string> texts)
+    {
         int added = texts.Count - train.Count;
         return train with
         {
             Texts = texts, Labels = [.. train.Labels, .. Enumerable.Repeat(Unlabelled, added)], Rows = [.. train.Rows, .. Enumerable.Repeat(0, added)],
-        };
-    }
-
-    /// <summary>The texts followed by their augmented copies, copy by copy, unlabelled (the teacher labels them).</summary>
-    static ReviewSet WithAugmented(ReviewSet train, TrainingOptions o)
-    {
-        int added = train.Count * o.Augment;
-        return train with
-        {
-            Texts = TextAugmentation.WithCopies(train.Texts, o.Augment, o.Seed).ToList(),
-            Labels = [.. train.Labels, .. Enumerable.Repeat(Unlabelled, added)], Rows = [.. train.Rows, .. Enumerable.Repeat(0, added)],
         };
     }
 
