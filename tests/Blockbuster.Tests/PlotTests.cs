@@ -73,6 +73,12 @@ public class PlotTests
         finally { File.Delete(path); }
     }
 
+    [Theory]
+    [InlineData(60, 10)]       // a short run: TensorBoard's 0.9, ~10 steps
+    [InlineData(16_668, 166)]  // a long distillation: a hundredth of the run
+    public void The_smoothed_curve_averages_over_a_hundredth_of_a_long_run(int steps, int window) =>
+        Assert.Equal(1 - 1.0 / window, CurvePlot.SmoothingWeight(steps), 12);
+
     static double Luminance(SKColor c) => ConfusionPlot.Luminance(c.Red, c.Green, c.Blue);
 
     static double Contrast(SKColor a, SKColor b)

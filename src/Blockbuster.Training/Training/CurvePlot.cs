@@ -12,8 +12,11 @@ namespace Blockbuster.Training;
 /// </summary>
 public static class CurvePlot
 {
-    /// <summary>TensorBoard's smoothing slider at 0.9: an exponential moving average over ~10 steps.</summary>
-    public const double SmoothingWeight = 0.9;
+    /// <summary>
+    /// The smoothed curve's exponential-moving-average weight: TensorBoard's slider at 0.9 (~10 steps) for short runs,
+    /// a window of a hundredth of the run for long ones, so the line of a 16,000-step run is not as ragged as its steps.
+    /// </summary>
+    public static double SmoothingWeight(int steps) => 1 - 1.0 / Math.Max(10, steps / 100);
 
     /// <param name="heldOut">what the held-out points measure ("held-out", or "held-out masked-token" for pretraining)</param>
     /// <param name="training">what the per-step loss is over ("training loss", or more where pretraining adds an objective)</param>
@@ -50,9 +53,10 @@ public static class CurvePlot
             double[] xs = steps.Select(p => p.Step).ToArray(), ys = steps.Select(p => p.Loss).ToArray();
             var raw = plot.Add.ScatterLine(xs, ys, Colors.SteelBlue.WithAlpha(0.25));
             raw.LegendText = $"{training} (per step)";
-            var smooth = plot.Add.ScatterLine(xs, Smooth(ys), Colors.SteelBlue);
+            double weight = SmoothingWeight(ys.Length);
+            var smooth = plot.Add.ScatterLine(xs, Smooth(ys, weight), Colors.SteelBlue);
             smooth.LineWidth = 2;
-            smooth.LegendText = $"{training} (EMA, weight {SmoothingWeight}, ~{1 / (1 - SmoothingWeight):0} steps)";
+            smooth.LegendText = $"{training} (EMA, weight {weight:0.###}, ~{1 / (1 - weight):0} steps)";
         }
         var withLoss = evals.Where(e => !double.IsNaN(e.Loss)).ToList();
         if (withLoss.Count > 0)
@@ -85,11 +89,11 @@ public static class CurvePlot
         AtomicFile.Write(path, stream => stream.Write(png));
     }
 
-    static double[] Smooth(double[] values)
+    static double[] Smooth(double[] values, double weight)
     {
         var smoothed = new double[values.Length];
         double last = values.Length > 0 ? values[0] : 0;
-        for (int i = 0; i < values.Length; i++) smoothed[i] = last = last * SmoothingWeight + (1 - SmoothingWeight) * values[i];
+        for (int i = 0; i < values.Length; i++) smoothed[i] = last = last * weight + (1 - weight) * values[i];
         return smoothed;
     }
 }

@@ -80,7 +80,9 @@ public static class OutputFolder
         File.WriteAllText(Path.Combine(folder, SplitRecord.FileName), s.Split.ToJson());
         File.WriteAllLines(Path.Combine(folder, LogFile), s.LogLines);
         if (s.Metrics is not null) File.WriteAllText(Path.Combine(folder, MetricsFile), s.Metrics.ToJsonString(Indented));
-        if (s.LogLines.Count > 0) CurvePlot.Save(Path.Combine(folder, CurvesFile), s.LogLines);
+        if (s.LogLines.Count > 0)
+            CurvePlot.Save(Path.Combine(folder, CurvesFile), s.LogLines, training: s.Options.Distills ? "training loss, distillation + cross-entropy" : "training loss",
+                           lossAxis: s.Options.Distills ? "loss (α·T²·KL + (1 − α)·cross-entropy)" : "cross-entropy loss");
         ModelCard.Write(Path.Combine(folder, ModelCard.FileName), s);
         foreach (var (file, tensors) in s.ExtraFiles ?? new Dictionary<string, IReadOnlyDictionary<string, Tensor>>())
             SafetensorsFile.Write(Path.Combine(folder, file), tensors);
