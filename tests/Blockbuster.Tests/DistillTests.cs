@@ -162,6 +162,22 @@ public class DistillTests
         await Trainer.RunAsync(ensemble, OfflineHub(dir));
         Assert.Contains($"--teacher {teacher.Output},{second.Output}", File.ReadAllText(Path.Combine(ensemble.Output, "README.md")));
 
+        // A teacher added to an earlier run's: that run's cache stands for its teacher, only the new one scores, and the
+        // student learns the same ensemble as when both score afresh. The other way round is refused, nothing written.
+        var single = student with { Output = dir.File("single"), Epochs = 1 };
+        await Trainer.RunAsync(single, OfflineHub(dir));
+        var stages = new List<string>();
+        var added = ensemble with { Output = dir.File("added"), TeacherScores = single.Output };
+        await Trainer.RunAsync(added, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is TrainingStage s) stages.Add(s.Message); }));
+        Assert.Contains(stages, s => s.StartsWith($"Taking the scores of 1 of 2 teachers for {192 + 160} texts from {single.Output}", StringComparison.Ordinal));
+        Assert.Equal([$"Scoring {192 + 160} texts with the teacher {second.Output} (2 of 2)"], stages.Where(s => s.StartsWith("Scoring", StringComparison.Ordinal)));
+        var (fresh, reused) = (Logits(ensemble.Output), Logits(added.Output));
+        Assert.Equal(fresh.Length, reused.Length);
+        for (int i = 0; i < fresh.Length; i++) Assert.Equal(fresh[i], reused[i], 4);
+        var narrower = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(single with { Output = dir.File("narrower"), TeacherScores = ensemble.Output }, OfflineHub(dir)));
+        Assert.Equal($"{ensemble.Output}: its scores are from teachers ({teacher.Output}, {second.Output}) that are not among {teacher.Output}.", narrower.Message);
+        Assert.False(Directory.Exists(dir.File("narrower")));
+
         // A teacher on another split (another seed) is refused before anything is written.
         var stranger = teacher with { Output = dir.File("teacher3"), Seed = 7, Epochs = 1 };
         await Trainer.RunAsync(stranger, OfflineHub(dir));

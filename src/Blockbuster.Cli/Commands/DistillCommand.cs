@@ -28,7 +28,7 @@ public static class DistillCommand
     };
     internal static readonly Option<string?> TeacherScores = new("--teacher-scores")
     {
-        Description = "an earlier distill output folder whose cached teacher scores to reuse instead of scoring again (to try other students: same teachers, unchanged, same unlabelled texts; with more --augment copies than it had, only those it lacks are scored)",
+        Description = "an earlier distill output folder whose cached teacher scores to reuse instead of scoring again (to try other students, or to add a teacher to an ensemble: its teachers must be some or all of these, unchanged, with the same unlabelled texts; only the teachers and --augment copies it lacks are scored)",
     };
     internal static readonly Option<double> Temperature = new("--temperature") { Description = "softmax temperature T of the distillation loss (the KL term is scaled by T²)", DefaultValueFactory = _ => Defaults.Temperature };
     internal static readonly Option<double> Alpha = new("--alpha") { Description = "weight of the distillation term; 1 - alpha weighs the cross-entropy on true labels", DefaultValueFactory = _ => Defaults.Alpha };
@@ -53,6 +53,8 @@ public static class DistillCommand
               blockbuster distill --teacher ./minilm-teacher,./bert-tiny-model --from-scratch --full-finetune --output ./ensemble-student
               blockbuster distill --teacher ./minilm-teacher --model ../shared/models/bert-tiny --from-scratch --full-finetune \
                 --unlabelled ../shared/data/imdb_unsup.csv --augment 1 --teacher-scores ./bert-tiny-student --output ./augmented-student
+              blockbuster distill --teacher ./minilm-teacher,./bert-tiny-model,./stronger-teacher --full-finetune \
+                --teacher-scores ./ensemble-student --output ./three-teacher-student
               blockbuster distill --output ./bert-tiny-student --resume
             """);
         // The teacher's split fixes the data, its held-out part and the seed: train's --data, --test-size, --limit, --seed do not apply.

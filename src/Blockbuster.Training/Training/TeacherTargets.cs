@@ -45,37 +45,75 @@ public static class TeacherTargets
     }
 
     /// <summary>
+    /// Scores cached by an earlier run: the log of the mean probability of <paramref name="Teachers"/> (some or all of
+    /// this run's) for the first texts, in <paramref name="Folder"/>'s <see cref="CacheFile"/>.
+    /// </summary>
+    public sealed record CachedScores(string Folder, IReadOnlyList<string> Teachers);
+
+    /// <summary>
     /// (N, labels) log-probabilities of the teachers for <paramref name="texts"/>, from the cache when it matches. With
     /// several teachers, the log of their mean probability: the ensemble's prediction, as Hinton et al. (2015) distil it.
+    /// A cache of some of the teachers (an earlier ensemble, say, to which a stronger teacher is added) stands for them:
+    /// the mean of n teachers is (k · the cached mean of k + the sum of the other n − k) / n, so only those score.
     /// </summary>
-    public static async Task<float[][]> ComputeAsync(IReadOnlyList<string> teachers, IReadOnlyList<string> texts, string? cacheFolder, HubClient hub, Device device,
+    public static async Task<float[][]> ComputeAsync(IReadOnlyList<string> teachers, IReadOnlyList<string> texts, CachedScores? cached, HubClient hub, Device device,
                                                      IProgress<TrainingEvent>? progress, CancellationToken ct)
     {
-        var cache = cacheFolder is null ? null : Path.Combine(cacheFolder, CacheFile);
-        float[][] cached = [];
-        if (cache is not null && File.Exists(cache))
+        var path = cached is null ? null : Path.Combine(cached.Folder, CacheFile);
+        float[][] rows = [];
+        var covered = new bool[teachers.Count];
+        if (path is not null && File.Exists(path))
         {
-            var stored = SafetensorsFile.Read(cache);
+            var stored = SafetensorsFile.Read(path);
             using var logits = stored["logits"];
-            if (logits.shape[0] == texts.Count) return Rows(logits);
-            // Fewer: --teacher-scores from a distillation with fewer augmented copies (CheckReusable made sure its
+            covered = Covered(teachers, cached!.Teachers);
+            if (logits.shape[0] == texts.Count && covered.All(c => c)) return Rows(logits);
+            // Fewer texts: --teacher-scores from a distillation with fewer augmented copies (CheckReusable made sure its
             // texts are the first ones of these); only the rest is scored. A run's own cache always has every text.
-            if (logits.shape[0] < texts.Count) cached = Rows(logits);
+            if (logits.shape[0] <= texts.Count) rows = Rows(logits);
+            else covered = new bool[teachers.Count];
         }
-        var rest = texts.Skip(cached.Length).ToArray();
-        var mean = new float[rest.Length][];
+        int k = covered.Count(c => c);
+        if (k > 0)
+            progress?.Report(new TrainingStage($"Taking the scores of {k} of {teachers.Count} teachers for {rows.Length:N0} texts from {cached!.Folder}"));
+        // Probabilities summed over the teachers, the cached ensemble counted k times.
+        var sum = new float[texts.Count][];
+        for (int i = 0; i < texts.Count; i++)
+            sum[i] = i < rows.Length && k > 0 ? [k * MathF.Exp(rows[i][0]), k * MathF.Exp(rows[i][1])] : new float[2];
         for (int t = 0; t < teachers.Count; t++)
         {
+            int from = covered[t] ? rows.Length : 0;
+            if (from == texts.Count) continue;
             var label = teachers.Count == 1 ? teachers[t] : $"{teachers[t]} ({t + 1} of {teachers.Count})";
-            var probabilities = await PositiveNegativeAsync(teachers[t], label, rest, hub, device, progress, ct).ConfigureAwait(false);
-            for (int i = 0; i < rest.Length; i++)
-            {
-                mean[i] ??= new float[2];
-                for (int c = 0; c < 2; c++) mean[i][c] += probabilities[i][c] / teachers.Count;
-            }
+            var probabilities = await PositiveNegativeAsync(teachers[t], label, texts.Skip(from).ToArray(), hub, device, progress, ct).ConfigureAwait(false);
+            for (int i = 0; i < probabilities.Length; i++)
+                for (int c = 0; c < 2; c++) sum[from + i][c] += probabilities[i][c];
         }
-        return [.. cached, .. mean.Select(p => new[] { MathF.Log(Math.Max(p[0], 1e-30f)), MathF.Log(Math.Max(p[1], 1e-30f)) })];
+        return sum.Select(p => new[] { MathF.Log(Math.Max(p[0] / teachers.Count, 1e-30f)), MathF.Log(Math.Max(p[1] / teachers.Count, 1e-30f)) }).ToArray();
     }
+
+    /// <summary>
+    /// Which of <paramref name="teachers"/> the cached ensemble of <paramref name="cachedTeachers"/> stands for
+    /// (<see cref="CheckReusable"/> made sure each is among them).
+    /// </summary>
+    static bool[] Covered(IReadOnlyList<string> teachers, IReadOnlyList<string> cachedTeachers) =>
+        TryCover(teachers, cachedTeachers) ?? throw new DataFormatException($"cached teacher scores are from teachers ({string.Join(", ", cachedTeachers)}) not all among {string.Join(", ", teachers)}.");
+
+    /// <summary>As <see cref="Covered"/>, null when a cached teacher is not among <paramref name="teachers"/>.</summary>
+    static bool[]? TryCover(IReadOnlyList<string> teachers, IReadOnlyList<string> cachedTeachers)
+    {
+        var full = teachers.Select(FullPath).ToArray();
+        var covered = new bool[teachers.Count];
+        foreach (var cachedTeacher in cachedTeachers.Select(FullPath))
+        {
+            int i = Enumerable.Range(0, full.Length).FirstOrDefault(j => !covered[j] && full[j] == cachedTeacher, -1);
+            if (i < 0) return null;
+            covered[i] = true;
+        }
+        return covered;
+    }
+
+    static string FullPath(string folder) => Path.GetFullPath(folder).TrimEnd('/');
 
     /// <summary>(N, 2) probabilities of one teacher, in the data's label order (0 negative, 1 positive) whatever the teacher's ids.</summary>
     static async Task<float[][]> PositiveNegativeAsync(string teacher, string label, IReadOnlyList<string> texts, HubClient hub, Device device,
@@ -102,27 +140,28 @@ public static class TeacherTargets
 
     /// <summary>
     /// An earlier distillation's folder whose cached scores this run may take instead of scoring again (trying several
-    /// students against one set of teachers): only when they are for these texts from exactly these teachers, the
-    /// same folders (not retrained since), the same split and the same unlabelled files. An earlier run with fewer augmented
-    /// copies gives the scores of the texts it had; the copies it lacks are scored. Anything else is a one-line error.
+    /// students against one set of teachers): only when they are for these texts from these teachers or some of them,
+    /// the same folders (not retrained since), the same split and the same unlabelled files. Teachers it lacks score
+    /// every text; an earlier run with fewer augmented copies gives the scores of the texts it had, and the copies it
+    /// lacks are scored. Anything else is a one-line error.
     /// </summary>
-    public static string CheckReusable(string folder, TrainingOptions o, SplitRecord split, int textCount)
+    public static CachedScores CheckReusable(string folder, TrainingOptions o, SplitRecord split, int textCount)
     {
         var cache = Path.Combine(folder, CacheFile);
         if (!File.Exists(cache)) throw new DataFormatException($"{folder}: no {CacheFile} to reuse (it is written by 'blockbuster distill').");
         var argsPath = Path.Combine(folder, OutputFolder.ArgsFile);
         if (!File.Exists(argsPath)) throw new DataFormatException($"{folder}: no {OutputFolder.ArgsFile} saying which teachers and texts its scores are for.");
         var earlier = System.Text.Json.JsonSerializer.Deserialize<TrainingOptions>(File.ReadAllText(argsPath)) ?? throw new DataFormatException($"{argsPath}: empty training arguments.");
-        static string[] Full(IEnumerable<string> paths) => paths.Select(p => Path.GetFullPath(p).TrimEnd('/')).ToArray();
-        if (!Full(earlier.Teachers).SequenceEqual(Full(o.Teachers)))
-            throw new DataFormatException($"{folder}: its scores are from other teachers ({string.Join(", ", earlier.Teachers)}), not {string.Join(", ", o.Teachers)}.");
+        static string[] Full(IEnumerable<string> paths) => paths.Select(FullPath).ToArray();
+        if (earlier.Teachers.Length == 0 || TryCover(o.Teachers, earlier.Teachers) is null)
+            throw new DataFormatException($"{folder}: its scores are from teachers ({string.Join(", ", earlier.Teachers)}) that are not among {string.Join(", ", o.Teachers)}.");
         if (!Full(earlier.Unlabelled).SequenceEqual(Full(o.Unlabelled)) || earlier.TextColumn != o.TextColumn || earlier.Encoding != o.Encoding)
             throw new DataFormatException($"{folder}: its scores are for other unlabelled texts ({string.Join(", ", earlier.Unlabelled)}; column '{earlier.TextColumn}', {earlier.Encoding}).");
         var theirSplit = Path.Combine(folder, SplitRecord.FileName);
         if (!File.Exists(theirSplit) || SplitRecord.Load(theirSplit) is var theirs && (theirs.DataSha256 != split.DataSha256 || !theirs.TrainRows.SequenceEqual(split.TrainRows)))
             throw new DataFormatException($"{folder}: its {SplitRecord.FileName} is not the teachers' split; its scores are for other reviews.");
         var cachedAt = File.GetLastWriteTimeUtc(cache);
-        foreach (var teacher in o.Teachers)
+        foreach (var teacher in earlier.Teachers)
             if (ModelFolder.FindWeights(teacher) is { } weights && File.GetLastWriteTimeUtc(weights) > cachedAt)
                 throw new DataFormatException($"{teacher}: its weights are newer than the scores cached in {folder}; score again (leave out the cache).");
         // Augmented copies follow the texts copy by copy and depend only on the seed, copy and text: an earlier run
@@ -135,7 +174,7 @@ public static class TeacherTargets
         // The header alone: ComputeAsync reads the scores themselves.
         if (!SafetensorsFile.ReadHeader(cache).TryGetValue("logits", out var shape) || shape[0] != expected)
             throw new DataFormatException($"{cache}: {(shape is null ? "no logits" : $"{shape[0]:N0} cached scores")} for {expected:N0} texts.");
-        return folder;
+        return new CachedScores(folder, earlier.Teachers);
     }
 
     public static Tensor ToTensor(float[][] logits) => tensor(logits.SelectMany(r => r).ToArray(), [logits.Length, 2]);

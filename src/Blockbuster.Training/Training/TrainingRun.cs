@@ -108,7 +108,7 @@ public sealed class TrainingRun : IDisposable
         if (o.Augment > 0) train = WithAugmented(train, o);
         float[][]? teacherLogits = o.Distills
             ? await TeacherTargets.ComputeAsync(o.Teachers, train.Texts,
-                o.Resume ? o.Output : o.TeacherScores is { } earlier ? TeacherTargets.CheckReusable(earlier, o, split, train.Count) : null,
+                o.Resume ? new TeacherTargets.CachedScores(o.Output, o.Teachers) : o.TeacherScores is { } earlier ? TeacherTargets.CheckReusable(earlier, o, split, train.Count) : null,
                 hub, device, progress, cancellationToken).ConfigureAwait(false)
             : null;
 
