@@ -115,6 +115,60 @@ public class DistillTests
         Assert.False(Directory.Exists(dir.File("fewer")));
     }
 
+    /// <summary>A scoring stopped part-way (Ctrl+C, a killed session) keeps its finished chunks, and --resume goes on from there.</summary>
+    [Fact]
+    public async Task A_stopped_scoring_resumes_from_its_last_chunk_and_a_failed_one_leaves_nothing()
+    {
+        using var dir = new TempDir();
+        var (teacher, student) = await Setup(dir);
+        var second = teacher with { Output = dir.File("teacher2"), Epochs = 1, LearningRate = 2e-3 };
+        await Trainer.RunAsync(second, OfflineHub(dir));
+        const int texts = 192 + 160;
+        var saved = TeacherTargets.ChunkTexts;
+        TeacherTargets.ChunkTexts = 100;
+        try
+        {
+            var whole = student with { Teachers = [teacher.Output, second.Output], Output = dir.File("whole"), Epochs = 1 };
+            await Trainer.RunAsync(whole, OfflineHub(dir));
+
+            // Stopped while the second teacher scores its third chunk: its first two are saved beside the run's options.
+            using var cts = new CancellationTokenSource();
+            var stopped = whole with { Output = dir.File("stopped") };
+            var stages = new List<string>();
+            bool scoringSecond = false;
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Trainer.RunAsync(stopped, OfflineHub(dir), new SyncProgress<TrainingEvent>(e =>
+            {
+                if (e is TrainingStage s) { stages.Add(s.Message); scoringSecond |= s.Message.Contains("(2 of 2)"); }
+                if (scoringSecond && e is EvaluationProgress { Done: > 200 }) cts.Cancel();
+            }), cts.Token));
+            Assert.Contains($"Scoring stopped; the scores so far are saved in {stopped.Output}: continue with --resume", stages);
+            Assert.True(File.Exists(Path.Combine(stopped.Output, "training_args.json")));
+            Assert.False(File.Exists(Path.Combine(stopped.Output, "model.safetensors")));
+
+            // Resumed: only the second teacher's last chunks are scored, and the run ends as the uninterrupted one did.
+            stages.Clear();
+            await Trainer.RunAsync(new TrainingOptions { Output = stopped.Output, Resume = true, Threads = 1 }, OfflineHub(dir),
+                new SyncProgress<TrainingEvent>(e => { if (e is TrainingStage s) stages.Add(s.Message); }));
+            Assert.Equal([$"Scoring {texts} texts with the teacher {second.Output} (2 of 2), from text 201 (resumed)"], stages.Where(s => s.StartsWith("Scoring", StringComparison.Ordinal)));
+            Assert.Equal(Logits(whole.Output), Logits(stopped.Output));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(whole.Output, "model.safetensors")), File.ReadAllBytes(Path.Combine(stopped.Output, "model.safetensors")));
+            Assert.False(File.Exists(ScoringCheckpoint.PathIn(stopped.Output)));
+
+            // A teacher that cannot be read fails the run after the first one scored: no folder is left.
+            var broken = dir.File("broken");
+            Directory.CreateDirectory(broken);
+            foreach (var file in Directory.GetFiles(second.Output)) File.Copy(file, Path.Combine(broken, Path.GetFileName(file)));
+            File.WriteAllBytes(Path.Combine(broken, "model.safetensors"), [1, 2, 3]);
+            var failed = whole with { Teachers = [teacher.Output, broken], Output = dir.File("failed") };
+            await Assert.ThrowsAnyAsync<Exception>(() => Trainer.RunAsync(failed, OfflineHub(dir)));
+            Assert.False(Directory.Exists(failed.Output));
+        }
+        finally
+        {
+            TeacherTargets.ChunkTexts = saved;
+        }
+    }
+
     static float[] Logits(string folder)
     {
         var stored = SafetensorsFile.Read(Path.Combine(folder, TeacherTargets.CacheFile));
@@ -150,7 +204,7 @@ public class DistillTests
         await Trainer.RunAsync(second, OfflineHub(dir));
         string[] texts = ["i loved this film , it was great fun !", "boring plot and bad acting . i hated it", "it was a film"];
         async Task<float[][]> Scores(params string[] teachers) =>
-            await TeacherTargets.ComputeAsync(teachers, texts, null, OfflineHub(dir), TorchSharp.torch.CPU, null, CancellationToken.None);
+            await TeacherTargets.ComputeAsync(teachers, texts, null, null, OfflineHub(dir), TorchSharp.torch.CPU, null, CancellationToken.None);
         var (a, b, both) = (await Scores(teacher.Output), await Scores(second.Output), await Scores(teacher.Output, second.Output));
         for (int i = 0; i < texts.Length; i++)
             for (int c = 0; c < 2; c++)

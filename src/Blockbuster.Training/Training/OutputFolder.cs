@@ -47,7 +47,7 @@ public static class OutputFolder
         bool hasContent = Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any();
         if (resume)
         {
-            if (!File.Exists(Path.Combine(output, TrainerState.Folder, TrainerState.FileName)))
+            if (!File.Exists(Path.Combine(output, TrainerState.Folder, TrainerState.FileName)) && !File.Exists(ScoringCheckpoint.PathIn(output)))
                 throw new IOException($"nothing to resume in {output}: no {TrainerState.Folder}/{TrainerState.FileName}.");
         }
         else if (hasContent && !overwrite)
@@ -76,8 +76,7 @@ public static class OutputFolder
         }
 
         if (s.Model.modules().OfType<Model.Quantization.Linear4bit>().Any()) WriteQuantizedBase(Path.Combine(folder, QuantizedBaseFolder), s);
-        File.WriteAllText(Path.Combine(folder, ArgsFile), JsonSerializer.Serialize(TrainingArgsJson(s.Options), Indented));
-        File.WriteAllText(Path.Combine(folder, SplitRecord.FileName), s.Split.ToJson());
+        WriteRunFiles(folder, s.Options, s.Split);
         File.WriteAllLines(Path.Combine(folder, LogFile), s.LogLines);
         if (s.Metrics is not null) File.WriteAllText(Path.Combine(folder, MetricsFile), s.Metrics.ToJsonString(Indented));
         if (s.LogLines.Count > 0)
@@ -91,6 +90,13 @@ public static class OutputFolder
         TrainingCheckpoint.Write(checkpoint, s.State, s.Model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value), s.Optimizer);
         foreach (var (file, tensors) in s.ExtraCheckpointFiles ?? new Dictionary<string, IReadOnlyDictionary<string, Tensor>>())
             SafetensorsFile.Write(Path.Combine(checkpoint, file), tensors);
+    }
+
+    /// <summary>What says which run a folder holds, and lets --resume continue it: its options and its split.</summary>
+    public static void WriteRunFiles(string folder, TrainingOptions options, SplitRecord split)
+    {
+        File.WriteAllText(Path.Combine(folder, ArgsFile), JsonSerializer.Serialize(TrainingArgsJson(options), Indented));
+        File.WriteAllText(Path.Combine(folder, SplitRecord.FileName), split.ToJson());
     }
 
     /// <summary>

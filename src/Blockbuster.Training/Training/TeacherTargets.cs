@@ -51,45 +51,68 @@ public static class TeacherTargets
     public sealed record CachedScores(string Folder, IReadOnlyList<string> Teachers);
 
     /// <summary>
+    /// Texts scored between two saves of a <see cref="ScoringCheckpoint"/>: a few minutes of a MiniLM teacher. The chunks
+    /// start at the same texts whether or not the scoring was stopped, so a resumed one scores the same batches.
+    /// </summary>
+    internal static int ChunkTexts { get; set; } = 4096;
+
+    /// <summary>
     /// (N, labels) log-probabilities of the teachers for <paramref name="texts"/>, from the cache when it matches. With
     /// several teachers, the log of their mean probability: the ensemble's prediction, as Hinton et al. (2015) distil it.
     /// A cache of some of the teachers (an earlier ensemble, say, to which a stronger teacher is added) stands for them:
     /// the mean of n teachers is (k · the cached mean of k + the sum of the other n − k) / n, so only those score.
+    /// With a <paramref name="checkpoint"/>, where the scoring stands is saved after every chunk of texts and a resumed
+    /// run continues from there.
     /// </summary>
-    public static async Task<float[][]> ComputeAsync(IReadOnlyList<string> teachers, IReadOnlyList<string> texts, CachedScores? cached, HubClient hub, Device device,
+    public static async Task<float[][]> ComputeAsync(IReadOnlyList<string> teachers, IReadOnlyList<string> texts, CachedScores? cached,
+                                                     ScoringCheckpoint? checkpoint, HubClient hub, Device device,
                                                      IProgress<TrainingEvent>? progress, CancellationToken ct)
     {
-        var path = cached is null ? null : Path.Combine(cached.Folder, CacheFile);
-        float[][] rows = [];
-        var covered = new bool[teachers.Count];
-        if (path is not null && File.Exists(path))
+        var state = checkpoint?.Load(teachers.Count, texts.Count);
+        if (state is null)
         {
-            var stored = SafetensorsFile.Read(path);
-            using var logits = stored["logits"];
-            covered = Covered(teachers, cached!.Teachers);
-            if (logits.shape[0] == texts.Count && covered.All(c => c)) return Rows(logits);
-            // Fewer texts: --teacher-scores from a distillation with fewer augmented copies (CheckReusable made sure its
-            // texts are the first ones of these); only the rest is scored. A run's own cache always has every text.
-            if (logits.shape[0] <= texts.Count) rows = Rows(logits);
-            else covered = new bool[teachers.Count];
+            var path = cached is null ? null : Path.Combine(cached.Folder, CacheFile);
+            float[][] rows = [];
+            var covered = new bool[teachers.Count];
+            if (path is not null && File.Exists(path))
+            {
+                var stored = SafetensorsFile.Read(path);
+                using var logits = stored["logits"];
+                covered = Covered(teachers, cached!.Teachers);
+                if (logits.shape[0] == texts.Count && covered.All(c => c)) return Rows(logits);
+                // Fewer texts: --teacher-scores from a distillation with fewer augmented copies (CheckReusable made sure its
+                // texts are the first ones of these); only the rest is scored. A run's own cache always has every text.
+                if (logits.shape[0] <= texts.Count) rows = Rows(logits);
+                else covered = new bool[teachers.Count];
+            }
+            int k = covered.Count(c => c);
+            if (k > 0)
+                progress?.Report(new TrainingStage($"Taking the scores of {k} of {teachers.Count} teachers for {rows.Length:N0} texts from {cached!.Folder}"));
+            // Probabilities summed over the teachers, the cached ensemble counted k times.
+            var sum = new float[texts.Count][];
+            for (int i = 0; i < texts.Count; i++)
+                sum[i] = i < rows.Length && k > 0 ? [k * MathF.Exp(rows[i][0]), k * MathF.Exp(rows[i][1])] : new float[2];
+            state = new ScoringState(sum, covered, rows.Length, 0, 0);
         }
-        int k = covered.Count(c => c);
-        if (k > 0)
-            progress?.Report(new TrainingStage($"Taking the scores of {k} of {teachers.Count} teachers for {rows.Length:N0} texts from {cached!.Folder}"));
-        // Probabilities summed over the teachers, the cached ensemble counted k times.
-        var sum = new float[texts.Count][];
-        for (int i = 0; i < texts.Count; i++)
-            sum[i] = i < rows.Length && k > 0 ? [k * MathF.Exp(rows[i][0]), k * MathF.Exp(rows[i][1])] : new float[2];
-        for (int t = 0; t < teachers.Count; t++)
+        for (int t = state.Teacher; t < teachers.Count; t++)
         {
-            int from = covered[t] ? rows.Length : 0;
-            if (from == texts.Count) continue;
+            int from = state.Covered[t] ? state.CachedRows : 0, done = t == state.Teacher ? state.Done : 0;
+            if (from + done == texts.Count) continue;
             var label = teachers.Count == 1 ? teachers[t] : $"{teachers[t]} ({t + 1} of {teachers.Count})";
-            var probabilities = await PositiveNegativeAsync(teachers[t], label, texts.Skip(from).ToArray(), hub, device, progress, ct).ConfigureAwait(false);
-            for (int i = 0; i < probabilities.Length; i++)
-                for (int c = 0; c < 2; c++) sum[from + i][c] += probabilities[i][c];
+            progress?.Report(new TrainingStage($"Scoring {texts.Count - from:N0} texts with the teacher {label}{(done > 0 ? $", from text {done + 1:N0} (resumed)" : "")}"));
+            using var scorer = await TeacherScorer.LoadAsync(teachers[t], hub, device, ct).ConfigureAwait(false);
+            while (from + done < texts.Count)
+            {
+                int start = from + done, count = Math.Min(ChunkTexts, texts.Count - start), offset = done;
+                var probabilities = scorer.Score(texts.Skip(start).Take(count).ToArray(),
+                    new SyncProgress<int>(n => progress?.Report(new EvaluationProgress(-1, offset + n, texts.Count - from))), ct);
+                for (int i = 0; i < count; i++)
+                    for (int c = 0; c < 2; c++) state.Sum[start + i][c] += probabilities[i][c];
+                done += count;
+                checkpoint?.Save(state with { Teacher = t, Done = done });
+            }
         }
-        return sum.Select(p => new[] { MathF.Log(Math.Max(p[0] / teachers.Count, 1e-30f)), MathF.Log(Math.Max(p[1] / teachers.Count, 1e-30f)) }).ToArray();
+        return state.Sum.Select(p => new[] { MathF.Log(Math.Max(p[0] / teachers.Count, 1e-30f)), MathF.Log(Math.Max(p[1] / teachers.Count, 1e-30f)) }).ToArray();
     }
 
     /// <summary>
@@ -115,27 +138,45 @@ public static class TeacherTargets
 
     static string FullPath(string folder) => Path.GetFullPath(folder).TrimEnd('/');
 
-    /// <summary>(N, 2) probabilities of one teacher, in the data's label order (0 negative, 1 positive) whatever the teacher's ids.</summary>
-    static async Task<float[][]> PositiveNegativeAsync(string teacher, string label, IReadOnlyList<string> texts, HubClient hub, Device device,
-                                                       IProgress<TrainingEvent>? progress, CancellationToken ct)
+    /// <summary>One teacher, loaded once, scoring chunk after chunk: (N, 2) probabilities in the data's label order (0 negative, 1 positive) whatever its ids.</summary>
+    sealed class TeacherScorer : IDisposable
     {
-        progress?.Report(new TrainingStage($"Scoring {texts.Count:N0} texts with the teacher {label}"));
-        var loaded = await ModelFolder.ForInferenceAsync(hub, teacher, null, ct).ConfigureAwait(false);
-        using var model = loaded.Model;
-        model.to(device);
-        var precision = PrecisionPolicy.Resolve(ModelSettings.Precision(teacher, "auto"), device);
-        int maxLength = ModelSettings.MaxLength(teacher, null, model.Config);
-        var tokenizer = BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
-        var encodings = tokenizer.EncodeAll(texts.ToArray(), maxLength, ModelSettings.Truncation(teacher, null), -1, ct);
-        var predictor = new Predictor(model, tokenizer, device, precision, maxLength, 16);
-        var probabilities = predictor.Probabilities(encodings, new SyncProgress<int>(done => progress?.Report(new EvaluationProgress(-1, done, texts.Count))), ct);
-        var positive = SentimentLabel.PositiveIndex(model.Config.Labels);
-        var ordered = probabilities.Select(p => new[] { p[1 - positive], p[positive] }).ToArray();
+        readonly BertForSequenceClassification model;
+        readonly BertWordPieceTokenizer tokenizer;
+        readonly Predictor predictor;
+        readonly int maxLength, positive;
+        readonly Truncation truncation;
+
+        TeacherScorer(BertForSequenceClassification model, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength, Truncation truncation)
+        {
+            (this.model, this.tokenizer, this.predictor, this.maxLength, this.truncation) = (model, tokenizer, predictor, maxLength, truncation);
+            positive = SentimentLabel.PositiveIndex(model.Config.Labels);
+        }
+
+        public static async Task<TeacherScorer> LoadAsync(string teacher, HubClient hub, Device device, CancellationToken ct)
+        {
+            var loaded = await ModelFolder.ForInferenceAsync(hub, teacher, null, ct).ConfigureAwait(false);
+            var model = loaded.Model;
+            model.to(device);
+            var precision = PrecisionPolicy.Resolve(ModelSettings.Precision(teacher, "auto"), device);
+            int maxLength = ModelSettings.MaxLength(teacher, null, model.Config);
+            var tokenizer = BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
+            return new TeacherScorer(model, tokenizer, new Predictor(model, tokenizer, device, precision, maxLength, 16), maxLength, ModelSettings.Truncation(teacher, null));
+        }
+
+        public float[][] Score(string[] texts, IProgress<int> progress, CancellationToken ct)
+        {
+            var encodings = tokenizer.EncodeAll(texts, maxLength, truncation, -1, ct);
+            return predictor.Probabilities(encodings, progress, ct).Select(p => new[] { p[1 - positive], p[positive] }).ToArray();
+        }
+
         // The teacher's weights and its scoring's free heap blocks go back to the kernel before the next teacher or
         // the student (NativeMemory: the heap would otherwise keep them resident for the whole run).
-        model.Dispose();
-        NativeMemory.ReleaseFreePages();
-        return ordered;
+        public void Dispose()
+        {
+            model.Dispose();
+            NativeMemory.ReleaseFreePages();
+        }
     }
 
     /// <summary>

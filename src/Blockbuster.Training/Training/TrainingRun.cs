@@ -106,11 +106,7 @@ public sealed class TrainingRun : IDisposable
         }
         if (o.Distills && o.Unlabelled.Length > 0) train = WithUnlabelled(train, test, o);
         if (o.Augment > 0) train = WithAugmented(train, o);
-        float[][]? teacherLogits = o.Distills
-            ? await TeacherTargets.ComputeAsync(o.Teachers, train.Texts,
-                o.Resume ? new TeacherTargets.CachedScores(o.Output, o.Teachers) : o.TeacherScores is { } earlier ? TeacherTargets.CheckReusable(earlier, o, split, train.Count) : null,
-                hub, device, progress, cancellationToken).ConfigureAwait(false)
-            : null;
+        float[][]? teacherLogits = o.Distills ? await ScoreAsync(o, train, split, hub, device, progress, cancellationToken).ConfigureAwait(false) : null;
 
         progress?.Report(new TrainingStage($"Resolving model {o.Model}"));
         var download = progress is null ? null : new SyncProgress<DownloadProgress>(p => progress.Report(new TrainingDownload(p)));
@@ -153,6 +149,33 @@ public sealed class TrainingRun : IDisposable
         }
     }
 
+    /// <summary>
+    /// The teachers' scores of every training text: cached by this run (resumed) or an earlier one (--teacher-scores),
+    /// or scored now with a checkpoint after every chunk, so a stopped scoring resumes. A failure other than an
+    /// interruption leaves no folder behind.
+    /// </summary>
+    static async Task<float[][]> ScoreAsync(TrainingOptions o, ReviewSet train, SplitRecord split, HubClient hub, Device device,
+                                            IProgress<TrainingEvent>? progress, CancellationToken cancellationToken)
+    {
+        var cached = o.Resume ? new TeacherTargets.CachedScores(o.Output, o.Teachers)
+            : o.TeacherScores is { } earlier ? TeacherTargets.CheckReusable(earlier, o, split, train.Count) : null;
+        var checkpoint = new ScoringCheckpoint(o.Output, o.Resume, folder => OutputFolder.WriteRunFiles(folder, o, split));
+        try
+        {
+            return await TeacherTargets.ComputeAsync(o.Teachers, train.Texts, cached, checkpoint, hub, device, progress, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (File.Exists(ScoringCheckpoint.PathIn(o.Output)))
+        {
+            progress?.Report(new TrainingStage($"Scoring stopped; the scores so far are saved in {o.Output}: continue with --resume"));
+            throw;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            checkpoint.Discard();
+            throw;
+        }
+    }
+
     /// <summary>The training reviews followed by the unlabelled texts (label -100: no cross-entropy, the teacher's soft label only).</summary>
     static ReviewSet WithUnlabelled(ReviewSet train, ReviewSet test, TrainingOptions o)
     {
@@ -189,6 +212,8 @@ public sealed class TrainingRun : IDisposable
     void Restore()
     {
         var checkpoint = Path.Combine(o.Output, TrainerState.Folder);
+        // Stopped while the teachers scored: training starts from the beginning.
+        if (!File.Exists(Path.Combine(checkpoint, TrainerState.FileName))) return;
         state = TrainingCheckpoint.Restore(checkpoint, model, optimizer);
         if (state.DropoutRng is { } rng) DropoutRandom.Shared.SetState(rng);
         if (scaler is not null && state.LossScale is { } scale) scaler.Restore(scale, state.LossScaleGoodSteps, state.SkippedSteps);
