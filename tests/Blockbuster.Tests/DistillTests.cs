@@ -145,6 +145,14 @@ public class DistillTests
             Assert.True(File.Exists(Path.Combine(stopped.Output, "training_args.json")));
             Assert.False(File.Exists(Path.Combine(stopped.Output, "model.safetensors")));
 
+            // A teacher retrained in between would mix two models' scores: refused.
+            var weights = Path.Combine(second.Output, "model.safetensors");
+            var trainedAt = File.GetLastWriteTimeUtc(weights);
+            File.SetLastWriteTimeUtc(weights, DateTime.UtcNow.AddMinutes(1));
+            var retrained = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(new TrainingOptions { Output = stopped.Output, Resume = true, Threads = 1 }, OfflineHub(dir)));
+            Assert.Equal($"{second.Output}: its weights are newer than the scores saved in {stopped.Output}; start the distillation again (--overwrite).", retrained.Message);
+            File.SetLastWriteTimeUtc(weights, trainedAt);
+
             // Resumed: only the second teacher's last chunks are scored, and the run ends as the uninterrupted one did.
             stages.Clear();
             await Trainer.RunAsync(new TrainingOptions { Output = stopped.Output, Resume = true, Threads = 1 }, OfflineHub(dir),
@@ -160,8 +168,17 @@ public class DistillTests
             foreach (var file in Directory.GetFiles(second.Output)) File.Copy(file, Path.Combine(broken, Path.GetFileName(file)));
             File.WriteAllBytes(Path.Combine(broken, "model.safetensors"), [1, 2, 3]);
             var failed = whole with { Teachers = [teacher.Output, broken], Output = dir.File("failed") };
-            await Assert.ThrowsAnyAsync<Exception>(() => Trainer.RunAsync(failed, OfflineHub(dir)));
+            bool saved1 = false;
+            await Assert.ThrowsAnyAsync<Exception>(() => Trainer.RunAsync(failed, OfflineHub(dir),
+                new SyncProgress<TrainingEvent>(e => saved1 |= e is TrainingStage { Message: var m } && m.Contains("(2 of 2)") && Directory.Exists(failed.Output))));
+            Assert.True(saved1, "the first teacher's scores were saved before the second failed");
             Assert.False(Directory.Exists(failed.Output));
+
+            // So does a student that cannot take the run's length, found only once the scores are in.
+            var tooLong = whole with { MaxLength = 128, Output = dir.File("too-long") };
+            var e = await Assert.ThrowsAsync<Blockbuster.Model.UsageException>(() => Trainer.RunAsync(tooLong, OfflineHub(dir)));
+            Assert.Contains("exceeds the model's max_position_embeddings 64", e.Message);
+            Assert.False(Directory.Exists(tooLong.Output));
         }
         finally
         {
@@ -216,19 +233,24 @@ public class DistillTests
         await Trainer.RunAsync(ensemble, OfflineHub(dir));
         Assert.Contains($"--teacher {teacher.Output},{second.Output}", File.ReadAllText(Path.Combine(ensemble.Output, "README.md")));
 
-        // A teacher added to an earlier run's: that run's cache stands for its teacher, only the new one scores, and the
-        // student learns the same ensemble as when both score afresh. The other way round is refused, nothing written.
-        var single = student with { Output = dir.File("single"), Epochs = 1 };
-        await Trainer.RunAsync(single, OfflineHub(dir));
+        // A teacher added to an earlier run's ensemble, with an augmented copy of every text: that run's cache stands for
+        // its two teachers on the texts it had (they score only the copies), the new one scores everything, and the
+        // student learns the same ensemble as when all three score afresh. The other way round is refused, nothing written.
+        var third = teacher with { Output = dir.File("teacher-c"), Epochs = 1, LearningRate = 1e-3 };
+        await Trainer.RunAsync(third, OfflineHub(dir));
         var stages = new List<string>();
-        var added = ensemble with { Output = dir.File("added"), TeacherScores = single.Output };
+        var added = ensemble with { Teachers = [teacher.Output, second.Output, third.Output], Augment = 1, Output = dir.File("added"), TeacherScores = ensemble.Output };
         await Trainer.RunAsync(added, OfflineHub(dir), new SyncProgress<TrainingEvent>(e => { if (e is TrainingStage s) stages.Add(s.Message); }));
-        Assert.Contains(stages, s => s.StartsWith($"Taking the scores of 1 of 2 teachers for {192 + 160} texts from {single.Output}", StringComparison.Ordinal));
-        Assert.Equal([$"Scoring {192 + 160} texts with the teacher {second.Output} (2 of 2)"], stages.Where(s => s.StartsWith("Scoring", StringComparison.Ordinal)));
-        var (fresh, reused) = (Logits(ensemble.Output), Logits(added.Output));
-        Assert.Equal(fresh.Length, reused.Length);
+        const int count = 192 + 160;
+        Assert.Contains($"Taking the scores of 2 of 3 teachers for {count} texts from {ensemble.Output}", stages);
+        Assert.Equal([$"Scoring {count} texts with the teacher {teacher.Output} (1 of 3)", $"Scoring {count} texts with the teacher {second.Output} (2 of 3)",
+                      $"Scoring {2 * count} texts with the teacher {third.Output} (3 of 3)"], stages.Where(s => s.StartsWith("Scoring", StringComparison.Ordinal)));
+        var afresh = added with { Output = dir.File("afresh"), TeacherScores = null };
+        await Trainer.RunAsync(afresh, OfflineHub(dir));
+        var (fresh, reused) = (Logits(afresh.Output), Logits(added.Output));
+        Assert.Equal(2 * count, reused.Length);
         for (int i = 0; i < fresh.Length; i++) Assert.Equal(fresh[i], reused[i], 4);
-        var narrower = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(single with { Output = dir.File("narrower"), TeacherScores = ensemble.Output }, OfflineHub(dir)));
+        var narrower = await Assert.ThrowsAsync<DataFormatException>(() => Trainer.RunAsync(student with { Output = dir.File("narrower"), TeacherScores = ensemble.Output }, OfflineHub(dir)));
         Assert.Equal($"{ensemble.Output}: its scores are from teachers ({teacher.Output}, {second.Output}) that are not among {teacher.Output}.", narrower.Message);
         Assert.False(Directory.Exists(dir.File("narrower")));
 

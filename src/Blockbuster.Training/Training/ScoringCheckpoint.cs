@@ -26,21 +26,28 @@ public sealed class ScoringCheckpoint(string output, bool resumed, Action<string
     public const string FileName = "teacher_scores.partial.safetensors";
 
     readonly bool resumed = resumed;
-    bool written = resumed;
+
+    /// <summary>Whether the output folder holds this run's scoring (it resumed one, or saved a chunk).</summary>
+    public bool Written { get; private set; } = resumed;
 
     public static string PathIn(string output) => Path.Combine(output, TrainerState.Folder, FileName);
 
-    /// <summary>The saved state for <paramref name="teachers"/> teachers and <paramref name="texts"/> texts; null when there is none.</summary>
-    public ScoringState? Load(int teachers, int texts)
+    /// <summary>The saved state for <paramref name="teachers"/> and <paramref name="texts"/> texts; null when there is none.</summary>
+    public ScoringState? Load(IReadOnlyList<string> teachers, int texts)
     {
         var path = PathIn(output);
         if (!resumed || !File.Exists(path)) return null;
+        // A teacher retrained since would add scores from other weights to the sum of the old ones.
+        var savedAt = File.GetLastWriteTimeUtc(path);
+        foreach (var teacher in teachers)
+            if (ModelFolder.FindWeights(teacher) is { } weights && File.GetLastWriteTimeUtc(weights) > savedAt)
+                throw new DataFormatException($"{teacher}: its weights are newer than the scores saved in {output}; start the distillation again (--overwrite).");
         var stored = SafetensorsFile.Read(path);
         using var sum = stored["sum"];
         using var covered = stored["covered"];
         using var position = stored["position"];
-        if (sum.shape[0] != texts || covered.shape[0] != teachers)
-            throw new DataFormatException($"{path}: scores for {sum.shape[0]:N0} texts from {covered.shape[0]} teachers, not {texts:N0} from {teachers}.");
+        if (sum.shape[0] != texts || covered.shape[0] != teachers.Count)
+            throw new DataFormatException($"{path}: scores for {sum.shape[0]:N0} texts from {covered.shape[0]} teachers, not {texts:N0} from {teachers.Count} (the data or unlabelled files changed?); start the distillation again (--overwrite).");
         var flat = sum.data<float>().ToArray();
         var at = position.data<long>().ToArray();
         return new ScoringState(flat.Chunk(2).ToArray(), covered.data<long>().ToArray().Select(c => c != 0).ToArray(), (int)at[0], (int)at[1], (int)at[2]);
@@ -55,7 +62,7 @@ public sealed class ScoringCheckpoint(string output, bool resumed, Action<string
             ["covered"] = tensor(s.Covered.Select(c => c ? 1L : 0L).ToArray()),
             ["position"] = tensor(new long[] { s.CachedRows, s.Teacher, s.Done }),
         };
-        if (written)
+        if (Written)
         {
             Directory.CreateDirectory(Path.Combine(output, TrainerState.Folder));
             SafetensorsFile.Write(PathIn(output), tensors);
@@ -68,12 +75,18 @@ public sealed class ScoringCheckpoint(string output, bool resumed, Action<string
             Directory.CreateDirectory(Path.Combine(folder, TrainerState.Folder));
             SafetensorsFile.Write(PathIn(folder), tensors);
         });
-        written = true;
+        Written = true;
     }
 
-    /// <summary>After a failure that is not an interruption: a folder this run made holds nothing worth keeping.</summary>
+    /// <summary>
+    /// After a failure that is not an interruption, before the first training save: the folder this run's scoring made
+    /// holds nothing worth keeping. (Best effort: the failure, not a failed clean-up, is what the user needs to see.)
+    /// </summary>
     public void Discard()
     {
-        if (written && !resumed && Directory.Exists(output)) Directory.Delete(output, recursive: true);
+        if (!Written || resumed) return;
+        try { if (Directory.Exists(output)) Directory.Delete(output, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 }

@@ -68,7 +68,7 @@ public static class TeacherTargets
                                                      ScoringCheckpoint? checkpoint, HubClient hub, Device device,
                                                      IProgress<TrainingEvent>? progress, CancellationToken ct)
     {
-        var state = checkpoint?.Load(teachers.Count, texts.Count);
+        var state = checkpoint?.Load(teachers, texts.Count);
         if (state is null)
         {
             var path = cached is null ? null : Path.Combine(cached.Folder, CacheFile);
@@ -78,7 +78,8 @@ public static class TeacherTargets
             {
                 var stored = SafetensorsFile.Read(path);
                 using var logits = stored["logits"];
-                covered = Covered(teachers, cached!.Teachers);
+                covered = TryCover(teachers, cached!.Teachers)
+                    ?? throw new DataFormatException($"{cached.Folder}: its scores are from teachers ({string.Join(", ", cached.Teachers)}) that are not among {string.Join(", ", teachers)}.");
                 if (logits.shape[0] == texts.Count && covered.All(c => c)) return Rows(logits);
                 // Fewer texts: --teacher-scores from a distillation with fewer augmented copies (CheckReusable made sure its
                 // texts are the first ones of these); only the rest is scored. A run's own cache always has every text.
@@ -99,7 +100,7 @@ public static class TeacherTargets
             int from = state.Covered[t] ? state.CachedRows : 0, done = t == state.Teacher ? state.Done : 0;
             if (from + done == texts.Count) continue;
             var label = teachers.Count == 1 ? teachers[t] : $"{teachers[t]} ({t + 1} of {teachers.Count})";
-            progress?.Report(new TrainingStage($"Scoring {texts.Count - from:N0} texts with the teacher {label}{(done > 0 ? $", from text {done + 1:N0} (resumed)" : "")}"));
+            progress?.Report(new TrainingStage($"Scoring {texts.Count - from:N0} texts with the teacher {label}{(done > 0 ? $", from text {from + done + 1:N0} (resumed)" : "")}"));
             using var scorer = await TeacherScorer.LoadAsync(teachers[t], hub, device, ct).ConfigureAwait(false);
             while (from + done < texts.Count)
             {
@@ -116,13 +117,9 @@ public static class TeacherTargets
     }
 
     /// <summary>
-    /// Which of <paramref name="teachers"/> the cached ensemble of <paramref name="cachedTeachers"/> stands for
-    /// (<see cref="CheckReusable"/> made sure each is among them).
+    /// Which of <paramref name="teachers"/> a cached ensemble of <paramref name="cachedTeachers"/> stands for; null when
+    /// one of those is not among them.
     /// </summary>
-    static bool[] Covered(IReadOnlyList<string> teachers, IReadOnlyList<string> cachedTeachers) =>
-        TryCover(teachers, cachedTeachers) ?? throw new DataFormatException($"cached teacher scores are from teachers ({string.Join(", ", cachedTeachers)}) not all among {string.Join(", ", teachers)}.");
-
-    /// <summary>As <see cref="Covered"/>, null when a cached teacher is not among <paramref name="teachers"/>.</summary>
     static bool[]? TryCover(IReadOnlyList<string> teachers, IReadOnlyList<string> cachedTeachers)
     {
         var full = teachers.Select(FullPath).ToArray();
@@ -137,47 +134,6 @@ public static class TeacherTargets
     }
 
     static string FullPath(string folder) => Path.GetFullPath(folder).TrimEnd('/');
-
-    /// <summary>One teacher, loaded once, scoring chunk after chunk: (N, 2) probabilities in the data's label order (0 negative, 1 positive) whatever its ids.</summary>
-    sealed class TeacherScorer : IDisposable
-    {
-        readonly BertForSequenceClassification model;
-        readonly BertWordPieceTokenizer tokenizer;
-        readonly Predictor predictor;
-        readonly int maxLength, positive;
-        readonly Truncation truncation;
-
-        TeacherScorer(BertForSequenceClassification model, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength, Truncation truncation)
-        {
-            (this.model, this.tokenizer, this.predictor, this.maxLength, this.truncation) = (model, tokenizer, predictor, maxLength, truncation);
-            positive = SentimentLabel.PositiveIndex(model.Config.Labels);
-        }
-
-        public static async Task<TeacherScorer> LoadAsync(string teacher, HubClient hub, Device device, CancellationToken ct)
-        {
-            var loaded = await ModelFolder.ForInferenceAsync(hub, teacher, null, ct).ConfigureAwait(false);
-            var model = loaded.Model;
-            model.to(device);
-            var precision = PrecisionPolicy.Resolve(ModelSettings.Precision(teacher, "auto"), device);
-            int maxLength = ModelSettings.MaxLength(teacher, null, model.Config);
-            var tokenizer = BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
-            return new TeacherScorer(model, tokenizer, new Predictor(model, tokenizer, device, precision, maxLength, 16), maxLength, ModelSettings.Truncation(teacher, null));
-        }
-
-        public float[][] Score(string[] texts, IProgress<int> progress, CancellationToken ct)
-        {
-            var encodings = tokenizer.EncodeAll(texts, maxLength, truncation, -1, ct);
-            return predictor.Probabilities(encodings, progress, ct).Select(p => new[] { p[1 - positive], p[positive] }).ToArray();
-        }
-
-        // The teacher's weights and its scoring's free heap blocks go back to the kernel before the next teacher or
-        // the student (NativeMemory: the heap would otherwise keep them resident for the whole run).
-        public void Dispose()
-        {
-            model.Dispose();
-            NativeMemory.ReleaseFreePages();
-        }
-    }
 
     /// <summary>
     /// An earlier distillation's folder whose cached scores this run may take instead of scoring again (trying several

@@ -122,6 +122,7 @@ public sealed record TrainingOptions
         Check(Distills || Resume || Data.Length > 0, "data", "must name the labelled CSV to train on.");
         Check(Distills || Unlabelled.Length == 0, "unlabelled", "texts need a `teacher` to label them (blockbuster distill).");
         Check(Teachers.Distinct(StringComparer.Ordinal).Count() == Teachers.Length, "teacher", "names the same folder twice.");
+        Check(!Teachers.Any(t => Path.GetFullPath(t).TrimEnd('/') == Path.GetFullPath(Output).TrimEnd('/')), "output", $"{Output} is a teacher's folder; the student would replace it.");
         Check(Augment >= 0, "augment", $"must not be negative, got {Augment}.");
         Check(Distills || Augment == 0, "augment", "copies are labelled by a `teacher` (blockbuster distill).");
         Check(Distills || TeacherScores is null, "teacher_scores", "reuses a distillation's cached teacher scores; it needs a `teacher`.");

@@ -106,12 +106,29 @@ public sealed class TrainingRun : IDisposable
         }
         if (o.Distills && o.Unlabelled.Length > 0) train = WithUnlabelled(train, test, o);
         if (o.Augment > 0) train = WithAugmented(train, o);
-        float[][]? teacherLogits = o.Distills ? await ScoreAsync(o, train, split, hub, device, progress, cancellationToken).ConfigureAwait(false) : null;
-
+        // The student's base first: a mistyped --model fails before an hour of scoring, not after.
         progress?.Report(new TrainingStage($"Resolving model {o.Model}"));
         var download = progress is null ? null : new SyncProgress<DownloadProgress>(p => progress.Report(new TrainingDownload(p)));
         var baseFolder = await ModelFolder.ResolveBaseAsync(hub, o.Model, o.FromScratch, download, cancellationToken).ConfigureAwait(false);
 
+        var scoring = o.Distills ? new ScoringCheckpoint(o.Output, o.Resume, folder => OutputFolder.WriteRunFiles(folder, o, split)) : null;
+        try
+        {
+            var teacherLogits = scoring is null ? null : await ScoreAsync(o, train, split, scoring, hub, device, progress, cancellationToken).ConfigureAwait(false);
+            return Build(o, progress, device, precision, train, test, split, baseFolder, teacherLogits, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The scoring's checkpoint made the output folder; a run that fails before its first save leaves none.
+            scoring?.Discard();
+            throw;
+        }
+    }
+
+    /// <summary>The student, its tokenized texts, optimizer and schedule: the run, ready to train (restored when resumed).</summary>
+    static TrainingRun Build(TrainingOptions o, IProgress<TrainingEvent>? progress, Device device, PrecisionPolicy precision,
+                             ReviewSet train, ReviewSet test, SplitRecord split, string baseFolder, float[][]? teacherLogits, CancellationToken cancellationToken)
+    {
         manual_seed(o.Seed);
         DropoutRandom.Shared.Seed((ulong)o.Seed);
         var lora = o.UsesLora ? new Model.Lora.LoraConfig { R = o.LoraR, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, TargetModules = o.LoraTargets } : null;
@@ -151,27 +168,20 @@ public sealed class TrainingRun : IDisposable
 
     /// <summary>
     /// The teachers' scores of every training text: cached by this run (resumed) or an earlier one (--teacher-scores),
-    /// or scored now with a checkpoint after every chunk, so a stopped scoring resumes. A failure other than an
-    /// interruption leaves no folder behind.
+    /// or scored now with a checkpoint after every chunk, so a stopped scoring resumes.
     /// </summary>
-    static async Task<float[][]> ScoreAsync(TrainingOptions o, ReviewSet train, SplitRecord split, HubClient hub, Device device,
+    static async Task<float[][]> ScoreAsync(TrainingOptions o, ReviewSet train, SplitRecord split, ScoringCheckpoint checkpoint, HubClient hub, Device device,
                                             IProgress<TrainingEvent>? progress, CancellationToken cancellationToken)
     {
         var cached = o.Resume ? new TeacherTargets.CachedScores(o.Output, o.Teachers)
             : o.TeacherScores is { } earlier ? TeacherTargets.CheckReusable(earlier, o, split, train.Count) : null;
-        var checkpoint = new ScoringCheckpoint(o.Output, o.Resume, folder => OutputFolder.WriteRunFiles(folder, o, split));
         try
         {
             return await TeacherTargets.ComputeAsync(o.Teachers, train.Texts, cached, checkpoint, hub, device, progress, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (File.Exists(ScoringCheckpoint.PathIn(o.Output)))
+        catch (OperationCanceledException) when (checkpoint.Written)
         {
             progress?.Report(new TrainingStage($"Scoring stopped; the scores so far are saved in {o.Output}: continue with --resume"));
-            throw;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            checkpoint.Discard();
             throw;
         }
     }
