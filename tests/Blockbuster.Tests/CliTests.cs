@@ -23,6 +23,14 @@ public class CliParseTests
     }
 
     [Fact]
+    public void A_student_written_over_its_teacher_is_refused()
+    {
+        var o = DistillCommand.ToOptions(Root.Parse("distill --teacher ./a,teacher/ --output ./teacher"));
+        var e = Assert.Throws<Blockbuster.Model.UsageException>(o.Validate);
+        Assert.Equal(("output", "./teacher is a teacher's folder; the student would replace it."), (e.Option, e.Problem));
+    }
+
+    [Fact]
     public void Train_defaults_are_the_original_recipe()
     {
         var o = TrainCommand.ToOptions(Root.Parse("train --data imdb.csv"));
