@@ -38,10 +38,7 @@ public sealed class ScoringCheckpoint(string output, bool resumed, Action<string
         var path = PathIn(output);
         if (!resumed || !File.Exists(path)) return null;
         // A teacher retrained since would add scores from other weights to the sum of the old ones.
-        var savedAt = File.GetLastWriteTimeUtc(path);
-        foreach (var teacher in teachers)
-            if (ModelFolder.FindWeights(teacher) is { } weights && File.GetLastWriteTimeUtc(weights) > savedAt)
-                throw new DataFormatException($"{teacher}: its weights are newer than the scores saved in {output}; start the distillation again (--overwrite).");
+        TeacherTargets.CheckNotRetrained(teachers, path, $"the scores saved in {output}", "start the distillation again (--overwrite)");
         var stored = SafetensorsFile.Read(path);
         using var sum = stored["sum"];
         using var covered = stored["covered"];

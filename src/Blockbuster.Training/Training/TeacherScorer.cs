@@ -1,5 +1,4 @@
 using Blockbuster.Model;
-using Blockbuster.Model.Checkpoints;
 using Blockbuster.Model.Hub;
 using Blockbuster.Training.Data;
 using Blockbuster.Training.Evaluation;

@@ -2,8 +2,6 @@ using Blockbuster.Model;
 using Blockbuster.Model.Checkpoints;
 using Blockbuster.Model.Hub;
 using Blockbuster.Training.Data;
-using Blockbuster.Training.Evaluation;
-using Blockbuster.Training.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -157,10 +155,7 @@ public static class TeacherTargets
         var theirSplit = Path.Combine(folder, SplitRecord.FileName);
         if (!File.Exists(theirSplit) || SplitRecord.Load(theirSplit) is var theirs && (theirs.DataSha256 != split.DataSha256 || !theirs.TrainRows.SequenceEqual(split.TrainRows)))
             throw new DataFormatException($"{folder}: its {SplitRecord.FileName} is not the teachers' split; its scores are for other reviews.");
-        var cachedAt = File.GetLastWriteTimeUtc(cache);
-        foreach (var teacher in earlier.Teachers)
-            if (ModelFolder.FindWeights(teacher) is { } weights && File.GetLastWriteTimeUtc(weights) > cachedAt)
-                throw new DataFormatException($"{teacher}: its weights are newer than the scores cached in {folder}; score again (leave out the cache).");
+        CheckNotRetrained(earlier.Teachers, cache, $"the scores cached in {folder}", "score again (leave out the cache)");
         // Augmented copies follow the texts copy by copy and depend only on the seed, copy and text: an earlier run
         // with fewer copies scored exactly the first texts of this one.
         if (earlier.Augment > o.Augment)
@@ -172,6 +167,15 @@ public static class TeacherTargets
         if (!SafetensorsFile.ReadHeader(cache).TryGetValue("logits", out var shape) || shape[0] != expected)
             throw new DataFormatException($"{cache}: {(shape is null ? "no logits" : $"{shape[0]:N0} cached scores")} for {expected:N0} texts.");
         return new CachedScores(folder, earlier.Teachers);
+    }
+
+    /// <summary>Scores saved in <paramref name="scores"/> are stale once a teacher's weights are newer: a one-line error saying what to do.</summary>
+    internal static void CheckNotRetrained(IEnumerable<string> teachers, string scores, string what, string remedy)
+    {
+        var savedAt = File.GetLastWriteTimeUtc(scores);
+        foreach (var teacher in teachers)
+            if (ModelFolder.FindWeights(teacher) is { } weights && File.GetLastWriteTimeUtc(weights) > savedAt)
+                throw new DataFormatException($"{teacher}: its weights are newer than {what}; {remedy}.");
     }
 
     public static Tensor ToTensor(float[][] logits) => tensor(logits.SelectMany(r => r).ToArray(), [logits.Length, 2]);
