@@ -8,7 +8,8 @@
 # with --resume. About ten hours on 2 cores (the card's best student alone: its teacher 2 h 16 min, its base ~2 h);
 # run it in the background (nohup scripts/reproduce-student.sh RUNS_DIR &) and run it again after a stop.
 #   scripts/reproduce-student.sh [RUNS_DIR]      (default ./runs)
-# The data and all-MiniLM-L6-v2 are read from ../shared beside the clone, or from $BLOCKBUSTER_SHARED.
+# The data and the models (all-MiniLM-L6-v2, bert-tiny's config) are read from ../shared beside the clone, or from
+# $BLOCKBUSTER_SHARED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/stages.sh "${1:-./runs}" data/imdb.csv data/imdb_train.csv data/imdb_test.csv data/imdb_unsup.csv \
