@@ -34,9 +34,8 @@ score "teacher (card, held-out 10,000)" "$runs/teacher-card"
 score "second teacher (card, held-out 10,000)" "$runs/tiny-card"
 score "student (card, held-out 10,000)" "$runs/student-card"
 
-# The card's best student (90.20%): a third, stronger teacher (all-MiniLM-L6-v2 fine-tuned whole on 384 tokens, head
-# and tail of a long review, 2 epochs: 93.45%; over 2 hours), and the student started from the task-specific base of
-# reproduce-recipe-base.sh (four pretraining phases, about two hours; shared with that script when RUNS_DIR is the same).
+# The card's best student (90.20%): a third teacher, the stronger recipe (93.45%; over 2 hours), and the student
+# started from the task-specific base of reproduce-recipe-base.sh (four pretraining phases, about two hours; shared with that script when RUNS_DIR is the same).
 # --teacher-scores reuses student-card's cached scores for the first two teachers: only the new one scores.
 stage teacher-ft-card train "$runs/teacher-ft-card" --data "$shared/data/imdb.csv" "${strong_teacher_options[@]}"
 source scripts/card-base-stages.sh
@@ -46,7 +45,8 @@ score "third teacher (card, held-out 10,000)" "$runs/teacher-ft-card"
 score "best student (card, held-out 10,000)" "$runs/student-best-card"
 
 # The literature's way: imdb_train.csv only (4% held out for monitoring), scored on imdb_test.csv. One teacher, the
-# stronger recipe (65 min; the LoRA teacher of the card's way scored 89.54% on imdb_test.csv and its student 88.25%). A
+# stronger recipe (65 min; the LoRA recipe, teacher_options, trained here scored 89.54% on imdb_test.csv, its student
+# 88.25%). A
 # second, weaker teacher did not pay here: a bert-tiny trained on these 24,000 reviews (87.6% against the LoRA MiniLM's
 # 89.3% on the 1,000 held out) took the LoRA teacher's student from 88.25% to 87.87% (README). No task-specific base
 # either: the card's bases read the card's 40,000 training reviews, which hold about half of imdb_test.csv.
