@@ -40,6 +40,12 @@ public static class CommonOptions
         DefaultValueFactory = _ => defaultValue!,
     }.AcceptOnlyFromAmong(Training.Tokenization.TruncationRules.Names);
 
+    /// <summary>eval and predict: read a long review whole, in windows, instead of truncating it.</summary>
+    public static Option<bool> Windows() => new("--windows")
+    {
+        Description = "read every token of a review longer than --max-length, in as few evenly spaced, overlapping windows as cover it, and average their probabilities (instead of --truncation)",
+    };
+
     public static Option<string?> Quantize() => new Option<string?>("--quantize")
     {
         Description = "nf4: hold the frozen encoder and pooler in 4 bits, as bitsandbytes' load_in_4bit with bnb_4bit_quant_type=nf4 (the classifier stays full precision)",

@@ -195,6 +195,31 @@ public class EvalPredictTests(TrainedTinyModel trained) : IClassFixture<TrainedT
     }
 
     [Fact]
+    public async Task Windows_read_a_long_text_whole_and_refuse_a_truncation()
+    {
+        var text = string.Join(' ', Enumerable.Repeat("great", 200));
+        var (code, output, _) = await Cli(["predict", "--model", trained.Output, "--json", "--windows", text]);
+        Assert.Equal(0, code);
+        var json = JsonDocument.Parse(output).RootElement;
+        Assert.False(json.GetProperty("truncated").GetBoolean());
+        Assert.Equal(202, json.GetProperty("tokens").GetInt32());             // every token read, in 7 windows of 30
+        Assert.Equal("positive", json.GetProperty("label").GetString());
+
+        var longReviews = trained.Dir.File("long.csv");
+        File.WriteAllLines(longReviews, ["review,sentiment", $"{text},positive", "awful and boring,negative"]);
+        (code, output, _) = await Cli(["eval", "--model", trained.Output, "--data", longReviews, "--windows", "--json"]);
+        Assert.Equal(0, code);
+        json = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(2, json.GetProperty("count").GetInt32());
+        Assert.Equal(8, json.GetProperty("windows").GetInt32());              // 7 + 1
+
+        var (refused, _, error) = await Cli(["eval", "--model", trained.Output, "--windows", "--truncation", "tail"]);
+        Assert.Equal(2, refused);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("--windows", error);
+    }
+
+    [Fact]
     public async Task Predict_streams_a_large_file_in_chunks_and_counts_notes_past_the_first_few()
     {
         // 10,000 lines (more than two chunks), 31 of them empty: every line gets an output line in order, the

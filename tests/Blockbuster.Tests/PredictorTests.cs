@@ -57,6 +57,27 @@ public sealed class PredictorTests : IDisposable
     }
 
     [Fact]
+    public void A_text_read_in_windows_scores_the_mean_of_its_windows()
+    {
+        // Texts of 1, 3 and 2 windows, batched together across texts.
+        Encoding[][] windows = [[encodings[0]], [encodings[5], encodings[9], encodings[20]], [encodings[3], encodings[30]]];
+        var reports = new List<int>();
+        var together = new Predictor(model, tokenizer, CPU, PrecisionPolicy.Fp32, 64, batchSize: 2, workers: 2)
+            .Probabilities(windows, new SyncProgress<int>(reports.Add));
+        var alone = new Predictor(model, tokenizer, CPU, PrecisionPolicy.Fp32, 64, batchSize: 1, workers: 1);
+
+        Assert.Equal(3, together.Length);
+        for (int i = 0; i < windows.Length; i++)
+        {
+            double mean = windows[i].Average(w => alone.Probabilities([w])[0][1]);
+            Assert.Equal(mean, together[i][1], 1e-5);
+            Assert.Equal(1.0, together[i][0] + together[i][1], 1e-5);
+        }
+        Assert.Equal(alone.Probabilities([encodings[0]])[0], together[0]);   // one window: its own probabilities, exactly
+        Assert.Equal(3, reports.Max());                                     // progress counts texts, not windows
+    }
+
+    [Fact]
     public void A_cancelled_run_throws_from_the_workers_and_restores_the_mode()
     {
         model.train();

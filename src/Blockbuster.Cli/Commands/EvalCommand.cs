@@ -27,6 +27,7 @@ public static class EvalCommand
     internal static readonly Option<bool> SkipInvalidRows = CommonOptions.SkipInvalidRows();
     internal static readonly Option<string> Encoding = CommonOptions.Encoding();
     internal static readonly Option<string> Truncation = CommonOptions.Truncation(null);
+    internal static readonly Option<bool> Windows = CommonOptions.Windows();
     internal static readonly Option<string?> Quantize = CommonOptions.InferenceQuantize();
     internal static readonly Option<bool> DoubleQuant = CommonOptions.DoubleQuant();
 
@@ -41,7 +42,7 @@ public static class EvalCommand
               blockbuster eval --model ./blockbuster-model --json
               blockbuster eval --data other-reviews.csv --predictions predictions.csv --plot other-confusion.png
             """);
-        foreach (var option in new Option[] { Model, Data, MaxLength, BatchSize, Json, Predictions, Plot, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows, Encoding, Truncation, Quantize, DoubleQuant })
+        foreach (var option in new Option[] { Model, Data, MaxLength, BatchSize, Json, Predictions, Plot, Precision, Device, Threads, TextColumn, LabelColumn, SkipInvalidRows, Encoding, Truncation, Windows, Quantize, DoubleQuant })
             command.Options.Add(option);
         command.SetAction(RunAsync);
         return command;
@@ -49,7 +50,8 @@ public static class EvalCommand
 
     public static EvalOptions ToOptions(ParseResult p) => new(
         p.GetValue(Model)!, p.GetValue(Data), p.GetValue(TextColumn)!, p.GetValue(LabelColumn)!, p.GetValue(SkipInvalidRows),
-        p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Predictions), p.GetValue(Plot), p.GetValue(Encoding)!, p.GetValue(Truncation), CommonOptions.Nf4(p.GetValue(Quantize), p.GetValue(DoubleQuant)), CommonOptions.Int8(p.GetValue(Quantize)));
+        p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Predictions), p.GetValue(Plot), p.GetValue(Encoding)!, p.GetValue(Truncation), CommonOptions.Nf4(p.GetValue(Quantize), p.GetValue(DoubleQuant)), CommonOptions.Int8(p.GetValue(Quantize)),
+        p.GetValue(Windows));
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("eval", async () =>
     {
@@ -69,6 +71,7 @@ public static class EvalCommand
         json["reviews_per_second"] = Math.Round(r.ReviewsPerSecond, 1);
         json["load_seconds"] = Math.Round(r.LoadTime.TotalSeconds, 3);
         json["score_seconds"] = Math.Round(r.ScoreTime.TotalSeconds, 3);
+        json["windows"] = r.Windows;
         json["precision_mode"] = r.Precision;
         json["confusion_matrix_png"] = r.ConfusionMatrixPng;
         json["predictions"] = r.PredictionsPath;
@@ -79,7 +82,8 @@ public static class EvalCommand
     {
         AnsiConsole.MarkupLine($"Model [bold]{Markup.Escape(r.ModelFolder)}[/] ({r.ModelKind}) on {Markup.Escape(r.Source)}");
         MetricsTable.Write(AnsiConsole.Console, r.Metrics, "Metrics", r.Labels);
-        AnsiConsole.MarkupLine($"[grey]{r.ReviewsPerSecond:N0} reviews/s ({r.Precision}); scored in {r.ScoreTime.TotalSeconds:F1} s after {r.LoadTime.TotalSeconds:F1} s loading[/]");
+        var windows = r.Windows > r.Metrics.Count ? $", read in {r.Windows:N0} windows" : "";
+        AnsiConsole.MarkupLine($"[grey]{r.ReviewsPerSecond:N0} reviews/s ({r.Precision}{windows}); scored in {r.ScoreTime.TotalSeconds:F1} s after {r.LoadTime.TotalSeconds:F1} s loading[/]");
         if (r.ConfusionMatrixPng is { } png) AnsiConsole.MarkupLine($"[grey]confusion matrix: {Markup.Escape(png)}[/]");
         if (r.PredictionsPath is { } predictions) AnsiConsole.MarkupLine($"[grey]predictions: {Markup.Escape(predictions)}[/]");
     }

@@ -27,6 +27,7 @@ public static class PredictCommand
     internal static readonly Option<int> Threads = CommonOptions.Threads();
     internal static readonly Option<string> Encoding = CommonOptions.Encoding();
     internal static readonly Option<string> Truncation = CommonOptions.Truncation(null);
+    internal static readonly Option<bool> Windows = CommonOptions.Windows();
     internal static readonly Option<string?> Quantize = CommonOptions.InferenceQuantize();
     internal static readonly Option<bool> DoubleQuant = CommonOptions.DoubleQuant();
 
@@ -43,7 +44,7 @@ public static class PredictCommand
               cat reviews.txt | blockbuster predict -
             """);
         command.Arguments.Add(Texts);
-        foreach (var option in new Option[] { File, TextColumn, Model, Json, MaxLength, BatchSize, Precision, Device, Threads, Encoding, Truncation, Quantize, DoubleQuant })
+        foreach (var option in new Option[] { File, TextColumn, Model, Json, MaxLength, BatchSize, Precision, Device, Threads, Encoding, Truncation, Windows, Quantize, DoubleQuant })
             command.Options.Add(option);
         // A variadic text argument would otherwise swallow a mistyped option as a review.
         command.Validators.Add(result =>
@@ -56,7 +57,8 @@ public static class PredictCommand
     }
 
     public static PredictOptions ToOptions(ParseResult p) =>
-        new(p.GetValue(Model)!, p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Truncation), CommonOptions.Nf4(p.GetValue(Quantize), p.GetValue(DoubleQuant)), CommonOptions.Int8(p.GetValue(Quantize)));
+        new(p.GetValue(Model)!, p.GetValue(MaxLength), p.GetValue(BatchSize), p.GetValue(Device)!, p.GetValue(Threads), p.GetValue(Precision)!, p.GetValue(Truncation), CommonOptions.Nf4(p.GetValue(Quantize), p.GetValue(DoubleQuant)), CommonOptions.Int8(p.GetValue(Quantize)),
+        p.GetValue(Windows));
 
     static Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken) => CliErrors.RunAsync("predict", async () =>
     {

@@ -32,9 +32,15 @@ public static class Evaluator
         bool savedSplit = o.Data is null;
         var reading = savedSplit ? ReadSavedSplit(folder) : ReadCsv(o);
         var early = TokenizerBeforeLoad(folder, o.MaxLength);
+        if (o.Windows && o.Truncation is not null)
+            throw new UsageException("windows", "reads the whole review, so it takes no `truncation`: choose one of them.");
         var truncation = ModelSettings.Truncation(folder, o.Truncation);
+        // Each review as the windows it is read in: one, cut by the truncation, unless the whole review is read.
+        Encoding[][] Encode(BertWordPieceTokenizer tokenizer, string[] texts, int maxLength) => o.Windows
+            ? tokenizer.EncodeAllWindows(texts, maxLength, o.Threads, cancellationToken)
+            : [.. tokenizer.EncodeAll(texts, maxLength, truncation, o.Threads, cancellationToken).Select(e => new[] { e })];
         var tokenizing = early is var (earlyTokenizer, earlyMaxLength)
-            ? reading.ContinueWith(r => earlyTokenizer.EncodeAll(r.Result.Reviews.Texts.ToArray(), earlyMaxLength, truncation, o.Threads, cancellationToken),
+            ? reading.ContinueWith(r => Encode(earlyTokenizer, r.Result.Reviews.Texts.ToArray(), earlyMaxLength),
                                    cancellationToken, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default)
             : null;
         var loaded = await ModelFolder.ForInferenceAsync(hub, folder, null, cancellationToken, o.Quantize).ConfigureAwait(false);
@@ -51,10 +57,10 @@ public static class Evaluator
         var loadTime = clock.Elapsed;
 
         var scoring = Stopwatch.StartNew();
-        var encodings = tokenizing is null
-            ? tokenizer.EncodeAll(reviews.Texts.ToArray(), maxLength, truncation, o.Threads, cancellationToken)
+        var windows = tokenizing is null
+            ? Encode(tokenizer, reviews.Texts.ToArray(), maxLength)
             : await tokenizing.ConfigureAwait(false);
-        var probabilities = predictor.Probabilities(encodings, progress, cancellationToken);
+        var probabilities = predictor.Probabilities(windows, progress, cancellationToken);
         scoring.Stop();
 
         // Positive class = 'positive' whatever its id; labels in the data are 1 = positive.
@@ -68,7 +74,8 @@ public static class Evaluator
         if (o.PredictionsPath is { } predictionsPath) WritePredictions(predictionsPath, reviews, positiveProbability);
 
         return new EvalReport(metrics, SentimentLabel.Names, source, folder, loaded.Kind, loadTime, scoring.Elapsed,
-            reviews.Count / Math.Max(scoring.Elapsed.TotalSeconds, 1e-9), precision.Name, png, o.PredictionsPath);
+            reviews.Count / Math.Max(scoring.Elapsed.TotalSeconds, 1e-9), precision.Name, png, o.PredictionsPath,
+            windows.Sum(w => w.Length));
     }
 
     /// <summary>

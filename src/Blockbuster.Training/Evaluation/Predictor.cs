@@ -29,6 +29,31 @@ public sealed class Predictor(BertForSequenceClassification model, BertWordPiece
     public float[][] Probabilities(IReadOnlyList<Encoding> encodings, IProgress<int>? progress = null, CancellationToken cancellationToken = default) =>
         Run(encodings, raw: false, progress, cancellationToken);
 
+    /// <summary>
+    /// Probabilities (N, num_labels) of texts read in one or more windows each (<see cref="BertWordPieceTokenizer.EncodeWindows"/>):
+    /// every window is scored in the same length-sorted batches, and a text's probabilities are the mean of its windows'.
+    /// Progress counts texts, in proportion to the windows scored.
+    /// </summary>
+    public float[][] Probabilities(IReadOnlyList<Encoding[]> windows, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var flat = windows.SelectMany(w => w).ToArray();
+        var perWindow = Probabilities(flat, progress is null ? null : new SyncProgress<int>(done => progress.Report((int)((long)done * windows.Count / flat.Length))),
+                                      cancellationToken);
+        var result = new float[windows.Count][];
+        int at = 0;
+        for (int i = 0; i < windows.Count; i++)
+        {
+            int count = windows[i].Length;
+            if (count == 0) throw new ArgumentException($"text {i} has no window to read.", nameof(windows));
+            var mean = new float[perWindow[at].Length];
+            for (int w = 0; w < count; w++)
+                for (int c = 0; c < mean.Length; c++) mean[c] += perWindow[at + w][c] / count;
+            result[i] = mean;
+            at += count;
+        }
+        return result;
+    }
+
     /// <summary>Logits (N, num_labels), fp32, before the softmax (TEI's <c>raw_scores</c>).</summary>
     public float[][] Logits(IReadOnlyList<Encoding> encodings, CancellationToken cancellationToken = default) =>
         Run(encodings, raw: true, null, cancellationToken);

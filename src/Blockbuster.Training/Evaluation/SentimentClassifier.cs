@@ -6,9 +6,10 @@ using TorchSharp;
 namespace Blockbuster.Training.Evaluation;
 
 /// <summary>What <c>blockbuster predict</c> takes besides the texts.</summary>
+/// <param name="Windows">read every token of a longer text, in evenly spaced windows of MaxLength whose probabilities are averaged (not with Truncation)</param>
 public sealed record PredictOptions(string Model = "./blockbuster-model", int? MaxLength = null, int BatchSize = 16,
                                     string Device = "auto", int Threads = 0, string Precision = "auto", string? Truncation = null,
-                                    Model.Quantization.Nf4Options? Quantize = null, bool Int8 = false);
+                                    Model.Quantization.Nf4Options? Quantize = null, bool Int8 = false, bool Windows = false);
 
 /// <summary>One text's prediction. <see cref="Label"/> is null for an empty text, which gets no prediction.</summary>
 public sealed record SentimentPrediction(string? Label, double Probability, IReadOnlyDictionary<string, double> Probabilities,
@@ -30,6 +31,8 @@ public sealed class SentimentClassifier : IDisposable
 
     public int MaxLength { get; }
     public Truncation Truncation { get; }
+    /// <summary>Whether a text longer than <see cref="MaxLength"/> is read whole, in windows (else cut by <see cref="Truncation"/>).</summary>
+    public bool Windows { get; }
     public IReadOnlyList<string> Labels => loaded.Model.Config.Labels;
     public string Kind => loaded.Kind;
     public string Folder => loaded.Folder;
@@ -39,9 +42,10 @@ public sealed class SentimentClassifier : IDisposable
     readonly string precision;
     readonly object gate = new();   // one forward pass at a time: the predictor already uses both cores
 
-    SentimentClassifier(LoadedModel loaded, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength, Truncation truncation, string precision,
-                        string? quantization)
+    SentimentClassifier(LoadedModel loaded, BertWordPieceTokenizer tokenizer, Predictor predictor, int maxLength, Truncation truncation, bool windows,
+                        string precision, string? quantization)
     {
+        Windows = windows;
         this.precision = precision;
         Quantization = quantization;
         Truncation = truncation;
@@ -54,6 +58,8 @@ public sealed class SentimentClassifier : IDisposable
     public static async Task<SentimentClassifier> LoadAsync(PredictOptions o, HubClient hub, CancellationToken cancellationToken = default)
     {
         if (o.BatchSize <= 0) throw new UsageException("batch_size", $"must be positive, got {o.BatchSize}.");
+        if (o.Windows && o.Truncation is not null)
+            throw new UsageException("windows", "reads the whole text, so it takes no `truncation`: choose one of them.");
         TorchRuntime.SetThreads(o.Threads);
         var device = InferenceDevice(o.Device, o.Int8);
         var folder = await ModelFolder.ResolveForInferenceAsync(hub, o.Model, null, cancellationToken).ConfigureAwait(false);
@@ -72,7 +78,7 @@ public sealed class SentimentClassifier : IDisposable
                 ? await earlyTokenizer.ConfigureAwait(false)
                 : BertWordPieceTokenizer.Load(loaded.VocabPath, loaded.TokenizerConfigPath);
             return new SentimentClassifier(loaded, tokenizer, new Predictor(loaded.Model, tokenizer, device, precision, maxLength, o.BatchSize), maxLength,
-                                           ModelSettings.Truncation(folder, o.Truncation), precision.Name,
+                                           ModelSettings.Truncation(folder, o.Truncation), o.Windows, precision.Name,
                                            o.Int8 ? "int8" : o.Quantize is not null ? "nf4" : null);
         }
         catch
@@ -112,8 +118,11 @@ public sealed class SentimentClassifier : IDisposable
     IReadOnlyList<SentimentPrediction> PredictUnlocked(IReadOnlyList<string?> texts, CancellationToken cancellationToken)
     {
         var valid = Enumerable.Range(0, texts.Count).Where(i => !string.IsNullOrWhiteSpace(texts[i])).ToArray();
-        var encodings = tokenizer.EncodeAll(valid.Select(i => texts[i]).ToArray(), MaxLength, Truncation);
-var probabilities = predictor.Probabilities(encodings, null, cancellationToken);
+        var validTexts = valid.Select(i => texts[i]).ToArray();
+        Encoding[][] windows = Windows
+            ? tokenizer.EncodeAllWindows(validTexts, MaxLength)
+            : [.. tokenizer.EncodeAll(validTexts, MaxLength, Truncation).Select(e => new[] { e })];
+        var probabilities = predictor.Probabilities(windows, null, cancellationToken);
         var result = new SentimentPrediction[texts.Count];
         var none = new Dictionary<string, double>();
         for (int i = 0; i < texts.Count; i++) result[i] = new SentimentPrediction(null, 0, none, 0, false, "empty text");
@@ -122,7 +131,9 @@ var probabilities = predictor.Probabilities(encodings, null, cancellationToken);
             var p = probabilities[k];
             int best = Array.IndexOf(p, p.Max());
             var perLabel = Labels.Select((label, j) => (label, j)).ToDictionary(x => x.label, x => (double)p[x.j]);
-            result[valid[k]] = new SentimentPrediction(Labels[best], p[best], perLabel, encodings[k].Ids.Length, encodings[k].Truncated, null);
+            // Read in several windows, the text was read whole: its tokens are counted uncut.
+            var (tokens, truncated) = windows[k].Length == 1 ? (windows[k][0].Ids.Length, windows[k][0].Truncated) : (CountTokens(validTexts[k]!), false);
+            result[valid[k]] = new SentimentPrediction(Labels[best], p[best], perLabel, tokens, truncated, null);
         }
         return result;
     }

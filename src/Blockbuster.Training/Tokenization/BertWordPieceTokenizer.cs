@@ -112,6 +112,20 @@ public sealed class BertWordPieceTokenizer
         return new Encoding([ClsId, .. pieces[..head], .. pieces[^(budget - head)..], SepId], true);
     }
 
+    /// <summary>
+    /// Every token of a text, as [CLS] window [SEP] encodings of at most <paramref name="maxLength"/> ids: one when it fits,
+    /// else the evenly spaced, overlapping windows of <see cref="ReadingWindows.Starts"/>.
+    /// </summary>
+    public Encoding[] EncodeWindows(string? text, int maxLength)
+    {
+        if (maxLength < 3) throw new ArgumentOutOfRangeException(nameof(maxLength), "max length must leave room for [CLS], [SEP] and a token.");
+        int budget = maxLength - 2;
+        var pieces = string.IsNullOrEmpty(text) ? [] : Tokenize(text);
+        return ReadingWindows.Starts(pieces.Length, budget)
+            .Select(start => new Encoding([ClsId, .. pieces.AsSpan(start, Math.Min(budget, pieces.Length - start)), SepId], false))
+            .ToArray();
+    }
+
     /// <summary>[CLS] tokens… [SEP], at most <paramref name="maxLength"/> ids, keeping the head of a longer text. Null and empty give [CLS] [SEP].</summary>
     public Encoding Encode(string? text, int maxLength)
     {
@@ -146,13 +160,20 @@ public sealed class BertWordPieceTokenizer
 
     /// <summary>Encodes many texts on all cores (or <paramref name="threads"/>), keeping their order.</summary>
     public Encoding[] EncodeAll(IReadOnlyList<string?> texts, int maxLength, Truncation truncation, int threads = -1, CancellationToken cancellationToken = default)
+        => OnAllCores(texts, text => Encode(text, maxLength, truncation), threads, cancellationToken);
+
+    /// <summary>Every text's <see cref="EncodeWindows"/>, on all cores (or <paramref name="threads"/>), keeping their order.</summary>
+    public Encoding[][] EncodeAllWindows(IReadOnlyList<string?> texts, int maxLength, int threads = -1, CancellationToken cancellationToken = default)
+        => OnAllCores(texts, text => EncodeWindows(text, maxLength), threads, cancellationToken);
+
+    static T[] OnAllCores<T>(IReadOnlyList<string?> texts, Func<string?, T> encode, int threads, CancellationToken cancellationToken)
     {
-        var result = new Encoding[texts.Count];
+        var result = new T[texts.Count];
         if (texts.Count == 0) return result;
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount, CancellationToken = cancellationToken };
         Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, texts.Count, 256), options, range =>
         {
-            for (int i = range.Item1; i < range.Item2; i++) result[i] = Encode(texts[i], maxLength, truncation);
+            for (int i = range.Item1; i < range.Item2; i++) result[i] = encode(texts[i]);
         });
         return result;
     }
