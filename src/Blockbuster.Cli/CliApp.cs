@@ -21,6 +21,7 @@ public static class CliApp
             PretrainCommand.Create(),
             DistillCommand.Create(),
             ExportCommand.Create(),
+            AverageCommand.Create(),
             ServeCommand.Create(),
         };
         return root;

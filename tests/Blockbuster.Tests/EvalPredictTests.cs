@@ -240,6 +240,44 @@ public class EvalPredictTests(TrainedTinyModel trained) : IClassFixture<TrainedT
     }
 
     [Fact]
+    public async Task Average_writes_the_mean_of_the_weights_and_refuses_models_it_cannot_average()
+    {
+        var soup = trained.Dir.File("soup");
+        var (code, _, error) = await Cli(["average", "--model", $"{trained.Base},{trained.Output}", "--output", soup]);
+        Assert.True(code == 0, error);
+        // Every weight is the mean of the two models' as eval loads them (the second one's LoRA merged).
+        using (var a = (await ModelFolder.ForInferenceAsync(trained.Hub, trained.Base)).Model)
+        using (var b = (await ModelFolder.ForInferenceAsync(trained.Hub, trained.Output)).Model)
+        {
+            var (first, second) = (ModelExport.MergedStateDict(a), ModelExport.MergedStateDict(b));
+            var averaged = SafetensorsFile.Read(Path.Combine(soup, "model.safetensors"));
+            Assert.Equal(first.Keys.Order(), averaged.Keys.Order());
+            Assert.Contains(first.Keys, key => !first[key].allclose(second[key], rtol: 0, atol: 0));   // LoRA moved some weights
+            foreach (var (key, tensor) in averaged)
+                Assert.True(tensor.allclose((first[key] + second[key]) / 2, rtol: 0, atol: 1e-6), key);
+        }
+        // It keeps their split.json: eval scores the held-out reviews.
+        (code, var output, _) = await Cli(["eval", "--model", soup, "--json"]);
+        Assert.Equal(0, code);
+        Assert.Equal(96, JsonDocument.Parse(output).RootElement.GetProperty("count").GetInt32());
+
+        var refused = trained.Dir.File("refused");
+        (code, _, error) = await Cli(["average", "--model", trained.Base, "--output", refused]);
+        Assert.Equal(2, code);
+        Assert.Equal("blockbuster average: --model takes two or more classifier folders to average, got 1.", error.Trim());
+        var otherShape = TinyModels.WriteClassifierFolder(trained.Dir.File("other-shape"), config: TinyModels.Config() with { IntermediateSize = 48 });
+        (code, _, error) = await Cli(["average", "--model", trained.Base, "--model", otherShape, "--output", refused]);
+        Assert.Equal(1, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("bert.encoder.layer.0.intermediate.dense.weight is [48, 16], [32, 16] in", error);
+        var noSplit = TinyModels.WriteClassifierFolder(trained.Dir.File("no-split"));
+        (code, _, error) = await Cli(["average", "--model", trained.Base, "--model", noSplit, "--output", refused]);
+        Assert.Equal(1, code);
+        Assert.Contains("split.json differs", error);
+        Assert.False(Directory.Exists(refused));   // nothing half-written
+    }
+
+    [Fact]
     public async Task Eval_command_prints_json_that_parses()
     {
         var (code, output, _) = await Cli(["eval", "--model", trained.Output, "--json"]);
