@@ -65,7 +65,15 @@ public class DistillTests
     {
         using var dir = new TempDir();
         var (teacher, student) = await Setup(dir);
-        await Trainer.RunAsync(student with { Epochs = 1 }, OfflineHub(dir));
+        // The first run names its teacher and texts relative to where it started; they are saved as full paths, so a
+        // run started elsewhere (here: given full paths) still recognises them.
+        static string Relative(string path) => Path.GetRelativePath(Environment.CurrentDirectory, path);
+        await Trainer.RunAsync(student with { Epochs = 1, Teachers = [Relative(teacher.Output)], Unlabelled = [Relative(student.Unlabelled[0])] }, OfflineHub(dir));
+        using (var args = JsonDocument.Parse(File.ReadAllText(Path.Combine(student.Output, "training_args.json"))))
+        {
+            Assert.Equal(teacher.Output, args.RootElement.GetProperty("teacher")[0].GetString());
+            Assert.Equal(student.Unlabelled[0], args.RootElement.GetProperty("unlabelled")[0].GetString());
+        }
 
         // A second student (another learning rate) takes the first one's scores: no scoring, the same cache written again.
         var stages = new List<string>();

@@ -149,7 +149,7 @@ public static class TeacherTargets
         var earlier = System.Text.Json.JsonSerializer.Deserialize<TrainingOptions>(File.ReadAllText(argsPath)) ?? throw new DataFormatException($"{argsPath}: empty training arguments.");
         static string[] Full(IEnumerable<string> paths) => paths.Select(FullPath).ToArray();
         if (earlier.Teachers.Length == 0 || TryCover(o.Teachers, earlier.Teachers) is null)
-            throw new DataFormatException($"{folder}: its scores are from teachers ({string.Join(", ", earlier.Teachers)}) that are not among {string.Join(", ", o.Teachers)}.");
+            throw new DataFormatException($"{folder}: its scores are from teachers ({string.Join(", ", Full(earlier.Teachers))}) that are not among {string.Join(", ", Full(o.Teachers))}.");
         if (!Full(earlier.Unlabelled).SequenceEqual(Full(o.Unlabelled)) || earlier.TextColumn != o.TextColumn || earlier.Encoding != o.Encoding)
             throw new DataFormatException($"{folder}: its scores are for other unlabelled texts ({string.Join(", ", earlier.Unlabelled)}; column '{earlier.TextColumn}', {earlier.Encoding}).");
         var theirSplit = Path.Combine(folder, SplitRecord.FileName);

@@ -95,7 +95,9 @@ public sealed class TrainingRun : IDisposable
         {
             // Distillation trains and scores on the teachers' own split (different data, or teachers that disagree on it, are refused).
             split = TeacherTargets.TeacherSplit(o.Teachers, o.Data);
-            o = o with { Data = split.DataPath, TestSize = split.TestSize, Seed = split.Seed, Limit = split.Limit, TextColumn = split.TextColumn, LabelColumn = split.LabelColumn };
+            // Saved as full paths, so that a later --teacher-scores run started in another folder recognises these teachers and texts.
+            static string Full(string path) => Directory.Exists(path) || File.Exists(path) ? Path.GetFullPath(path) : path;
+            o = o with { Teachers = [.. o.Teachers.Select(Full)], Unlabelled = [.. o.Unlabelled.Select(Full)], Data = split.DataPath, TestSize = split.TestSize, Seed = split.Seed, Limit = split.Limit, TextColumn = split.TextColumn, LabelColumn = split.LabelColumn };
             progress?.Report(new TrainingStage($"Reading {Path.GetFileName(split.DataPath)} (the teacher's split)"));
             (train, test) = DataPreparation.FromSplit(split);
         }
