@@ -5,7 +5,7 @@
 #               are scored once on imdb_test.csv
 # Each stage prints its wall time, peak memory (GNU time's maximum resident set size) and metrics. Stages are
 # resumable: a finished stage (metrics.json present) is skipped, an interrupted one continues from its last checkpoint
-# with --resume. About ten hours on 2 cores (the card's best student alone: its teacher 2 h 16 min, its base ~2 h);
+# with --resume. About twelve hours on 2 cores (the card's best student alone: its teacher 2 h 16 min, its base ~2 h);
 # run it in the background (nohup scripts/reproduce-student.sh RUNS_DIR &) and run it again after a stop.
 #   scripts/reproduce-student.sh [RUNS_DIR]      (default ./runs)
 # The data and the models (all-MiniLM-L6-v2, bert-tiny's config) are read from ../shared beside the clone, or from
@@ -34,7 +34,7 @@ score "teacher (card, held-out 10,000)" "$runs/teacher-card"
 score "second teacher (card, held-out 10,000)" "$runs/tiny-card"
 score "student (card, held-out 10,000)" "$runs/student-card"
 
-# The card's best student (90.20%): a third teacher, the stronger recipe (93.45%; over 2 hours), and the student
+# The three-teacher student (90.20%): a third teacher, the stronger recipe (93.45%; over 2 hours), and the student
 # started from the task-specific base of reproduce-recipe-base.sh (four pretraining phases, about two hours; shared with that script when RUNS_DIR is the same).
 # --teacher-scores reuses student-card's cached scores for the first two teachers: only the new one scores.
 stage teacher-ft-card train "$runs/teacher-ft-card" --data "$shared/data/imdb.csv" "${strong_teacher_options[@]}"
@@ -42,9 +42,19 @@ source scripts/card-base-stages.sh
 stage student-best-card distill "$runs/student-best-card" --teacher "$runs/teacher-card,$runs/tiny-card,$runs/teacher-ft-card" \
   --teacher-scores "$runs/student-card" --model "$runs/base-ts2" --full-finetune --lr 5e-4 --unlabelled "$shared/data/imdb_unsup.csv"
 score "third teacher (card, held-out 10,000)" "$runs/teacher-ft-card"
-score "best student (card, held-out 10,000)" "$runs/student-best-card"
+score "three-teacher student (card, held-out 10,000)" "$runs/student-best-card"
 # Read whole: a review longer than 512 tokens in evenly spaced windows, their probabilities averaged (eval --windows).
-score "best student read whole (card, held-out 10,000)" "$runs/student-best-card" --windows
+score "three-teacher student read whole (card, held-out 10,000)" "$runs/student-best-card" --windows
+
+# The card's best student: that student's siblings, the same distillation read head+tail (--truncation) and with
+# --alpha 0.9, averaged with it into one model of the same size (blockbuster average, a uniform model soup), read whole.
+# The scores are taken from the three-teacher student (--teacher-scores): about 27 minutes a sibling.
+sibling_options=(--teacher "$runs/teacher-card,$runs/tiny-card,$runs/teacher-ft-card" --teacher-scores "$runs/student-best-card"
+                 --model "$runs/base-ts2" --full-finetune --lr 5e-4 --unlabelled "$shared/data/imdb_unsup.csv")
+stage student-ht-card distill "$runs/student-ht-card" "${sibling_options[@]}" --truncation head+tail
+stage student-ht-a09-card distill "$runs/student-ht-a09-card" "${sibling_options[@]}" --truncation head+tail --alpha 0.9
+average student-soup-card "$runs/student-soup-card" "$runs/student-best-card,$runs/student-ht-card,$runs/student-ht-a09-card"
+score "best student: the average, read whole (card, held-out 10,000)" "$runs/student-soup-card" --windows
 
 # The literature's way: imdb_train.csv only (4% held out for monitoring), scored on imdb_test.csv. One teacher, the
 # stronger recipe (65 min; the LoRA recipe, teacher_options, trained here scored 89.54% on imdb_test.csv, its student
@@ -55,5 +65,11 @@ score "best student read whole (card, held-out 10,000)" "$runs/student-best-card
 stage teacher-literature train "$runs/teacher-literature" --data "$shared/data/imdb_train.csv" --test-size 0.04 "${strong_teacher_options[@]}"
 stage student-literature distill "$runs/student-literature" --teacher "$runs/teacher-literature" "${student_options[@]}"
 score "teacher (imdb_test.csv)" "$runs/teacher-literature" --data "$shared/data/imdb_test.csv"
+# As on the card: two siblings (here --alpha 0.9 and --truncation head+tail, the first two tried), the three averaged, read whole.
+lit_sibling_options=(--teacher "$runs/teacher-literature" --teacher-scores "$runs/student-literature" "${student_options[@]}")
+stage student-a09-literature distill "$runs/student-a09-literature" "${lit_sibling_options[@]}" --alpha 0.9
+stage student-ht-literature distill "$runs/student-ht-literature" "${lit_sibling_options[@]}" --truncation head+tail
+average student-soup-literature "$runs/student-soup-literature" \
+  "$runs/student-literature,$runs/student-a09-literature,$runs/student-ht-literature"
 score "student (imdb_test.csv)" "$runs/student-literature" --data "$shared/data/imdb_test.csv"
-score "student read whole (imdb_test.csv)" "$runs/student-literature" --data "$shared/data/imdb_test.csv" --windows
+score "best student: the average, read whole (imdb_test.csv)" "$runs/student-soup-literature" --data "$shared/data/imdb_test.csv" --windows

@@ -41,6 +41,12 @@ stage() {
   fi
   echo "== $name: $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s$(peak_text)"
 }
+# average NAME OUTPUT MODELS: `blockbuster average --model MODELS --output OUTPUT` unless done (it writes OUTPUT whole or not at all).
+average() {
+  if [ -f "$2/model.safetensors" ]; then echo "== $1: done earlier ($2)"; return; fi
+  echo "== $1: blockbuster average --model $3 --output $2"
+  "$bb" average --model "$3" --output "$2" --overwrite
+}
 score() {
   local name=$1 model=$2; shift 2
   echo "== score $name: $("$bb" eval --model "$model" "$@" --json | grep -oE '"(accuracy|precision|recall|f1)": ?[0-9.]+' | tr '\n' ' ')"
