@@ -35,10 +35,8 @@ public static class Evaluator
         if (o.Windows && o.Truncation is not null)
             throw new UsageException("windows", "reads the whole review, so it takes no `truncation`: choose one of them.");
         var truncation = ModelSettings.Truncation(folder, o.Truncation);
-        // Each review as the windows it is read in: one, cut by the truncation, unless the whole review is read.
-        Encoding[][] Encode(BertWordPieceTokenizer tokenizer, string[] texts, int maxLength) => o.Windows
-            ? tokenizer.EncodeAllWindows(texts, maxLength, o.Threads, cancellationToken)
-            : [.. tokenizer.EncodeAll(texts, maxLength, truncation, o.Threads, cancellationToken).Select(e => new[] { e })];
+        Encoding[][] Encode(BertWordPieceTokenizer tokenizer, string[] texts, int maxLength) =>
+            tokenizer.EncodeAllForReading(texts, maxLength, truncation, o.Windows, o.Threads, cancellationToken);
         var tokenizing = early is var (earlyTokenizer, earlyMaxLength)
             ? reading.ContinueWith(r => Encode(earlyTokenizer, r.Result.Reviews.Texts.ToArray(), earlyMaxLength),
                                    cancellationToken, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default)

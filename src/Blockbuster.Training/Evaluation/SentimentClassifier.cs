@@ -119,9 +119,7 @@ public sealed class SentimentClassifier : IDisposable
     {
         var valid = Enumerable.Range(0, texts.Count).Where(i => !string.IsNullOrWhiteSpace(texts[i])).ToArray();
         var validTexts = valid.Select(i => texts[i]).ToArray();
-        Encoding[][] windows = Windows
-            ? tokenizer.EncodeAllWindows(validTexts, MaxLength)
-            : [.. tokenizer.EncodeAll(validTexts, MaxLength, Truncation).Select(e => new[] { e })];
+        var windows = tokenizer.EncodeAllForReading(validTexts, MaxLength, Truncation, Windows);
         var probabilities = predictor.Probabilities(windows, null, cancellationToken);
         var result = new SentimentPrediction[texts.Count];
         var none = new Dictionary<string, double>();

@@ -166,6 +166,12 @@ public sealed class BertWordPieceTokenizer
     public Encoding[][] EncodeAllWindows(IReadOnlyList<string?> texts, int maxLength, int threads = -1, CancellationToken cancellationToken = default)
         => OnAllCores(texts, text => EncodeWindows(text, maxLength), threads, cancellationToken);
 
+    /// <summary>Each text as the windows it is read in: all of it (<paramref name="windows"/>), else one encoding cut by <paramref name="truncation"/>.</summary>
+    public Encoding[][] EncodeAllForReading(IReadOnlyList<string?> texts, int maxLength, Truncation truncation, bool windows, int threads = -1,
+                                            CancellationToken cancellationToken = default) =>
+        windows ? EncodeAllWindows(texts, maxLength, threads, cancellationToken)
+                : OnAllCores(texts, text => new[] { Encode(text, maxLength, truncation) }, threads, cancellationToken);
+
     static T[] OnAllCores<T>(IReadOnlyList<string?> texts, Func<string?, T> encode, int threads, CancellationToken cancellationToken)
     {
         var result = new T[texts.Count];
