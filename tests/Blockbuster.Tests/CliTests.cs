@@ -20,6 +20,7 @@ public class CliParseTests
         Assert.Equal(["a.csv", "b.csv"], o.Unlabelled);
         o.Validate();
         Assert.Equal((0, 2), (o.Augment, DistillCommand.ToOptions(Root.Parse("distill --teacher ./teacher --augment 2")).Augment));
+        Assert.Equal(((int?)null, (int?)5), (o.DataSeed, DistillCommand.ToOptions(Root.Parse("distill --teacher ./teacher --data-seed 5")).DataSeed));
     }
 
     [Fact]

@@ -82,11 +82,36 @@ public class TrainerFeatureTests
         Assert.Equal(Truncation.HeadTail, classifier.Truncation);
     }
 
+    /// <summary>transformers' data_seed: the batch order alone; the split and the initial weights stay the seed's.</summary>
+    [Fact]
+    public async Task The_data_seed_changes_the_batch_order_and_nothing_else()
+    {
+        using var dir = new TempDir();
+        var plain = Options(dir, "plain") with { Epochs = 1 };
+        await Trainer.RunAsync(plain, OfflineHub(dir));
+        var same = plain with { Output = dir.File("same"), DataSeed = plain.Seed };
+        await Trainer.RunAsync(same, OfflineHub(dir));
+        var other = plain with { Output = dir.File("other"), DataSeed = 7 };
+        await Trainer.RunAsync(other, OfflineHub(dir));
+
+        string Read(TrainingOptions o, string file) => File.ReadAllText(Path.Combine(o.Output, file));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(plain.Output, "model.safetensors")), File.ReadAllBytes(Path.Combine(same.Output, "model.safetensors")));
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(plain.Output, "model.safetensors")), File.ReadAllBytes(Path.Combine(other.Output, "model.safetensors")));
+        Assert.Equal(Read(plain, "split.json"), Read(other, "split.json"));
+        // The first step's loss is the same initial weights scoring another batch: it differs only through the order.
+        var firstLoss = (TrainingOptions o) => JsonDocument.Parse(Read(o, "training_log.jsonl").Split('\n')[0]).RootElement.GetProperty("loss").GetDouble();
+        Assert.Equal(firstLoss(plain), firstLoss(same));
+        Assert.NotEqual(firstLoss(plain), firstLoss(other));
+        using var args = JsonDocument.Parse(Read(other, "training_args.json"));
+        Assert.Equal(7, args.RootElement.GetProperty("data_seed").GetInt32());
+        Assert.Contains(" --data-seed 7", ModelCard.Command(other));
+    }
+
     [Fact]
     public async Task The_model_card_has_hub_front_matter_and_a_command_that_parses_back_to_the_options()
     {
         using var dir = new TempDir();
-        var o = Options(dir, "card") with { Epochs = 1, KeepBest = true, LoraTargets = ["query", "key"], Truncation = "tail", SaveSteps = 7 };
+        var o = Options(dir, "card") with { Epochs = 1, KeepBest = true, LoraTargets = ["query", "key"], Truncation = "tail", SaveSteps = 7, DataSeed = 3 };
         await Trainer.RunAsync(o, OfflineHub(dir));
         var card = File.ReadAllText(Path.Combine(o.Output, "README.md"));
         Assert.StartsWith("---\n", card);

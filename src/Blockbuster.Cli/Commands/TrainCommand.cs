@@ -19,6 +19,7 @@ public static class TrainCommand
     internal static readonly Option<bool> Resume = new("--resume") { Description = "continue the run saved in --output from its last checkpoint (with its saved options)" };
     internal static readonly Option<double> TestSize = new("--test-size") { Description = "held-out fraction, stratified by label", DefaultValueFactory = _ => Defaults.TestSize };
     internal static readonly Option<int> Seed = new("--seed") { Description = "seed for the split, batch order, initialisation and dropout", DefaultValueFactory = _ => Defaults.Seed };
+    internal static readonly Option<int?> DataSeed = new("--data-seed") { Description = "seed for the batch order alone (default: --seed), as transformers' data_seed: the same split and initial weights, another order" };
     internal static readonly Option<int?> Limit = new("--limit") { Description = "use a stratified subset of N reviews (quick runs)" };
     internal static readonly Option<int> MaxLength = new("--max-length") { Description = "tokens per review, [CLS] and [SEP] included", DefaultValueFactory = _ => Defaults.MaxLength };
     internal static readonly Option<double?> Lr = new("--lr") { Description = $"peak learning rate (default {TrainingOptions.FineTuneLearningRate}; {TrainingOptions.FromScratchLearningRate} with --from-scratch)" };
@@ -79,7 +80,7 @@ public static class TrainCommand
     /// <summary>train's options, which distill takes too.</summary>
     internal static Option[] SharedOptions =>
     [
-        Data, Model, Output, Overwrite, Resume, TestSize, Seed, Limit, MaxLength, Lr, WeightDecay, WarmupRatio,
+        Data, Model, Output, Overwrite, Resume, TestSize, Seed, DataSeed, Limit, MaxLength, Lr, WeightDecay, WarmupRatio,
         Epochs, BatchSize, GradientAccumulation, MaxGradNorm, EvalBatchSize, LoraR, LoraAlpha, LoraDropout, LoraTargets,
         FullFinetune, FromScratch, SaveSteps, SaveMinutes, KeepBest, BestMetric, Truncation, Quantize, DoubleQuant, Precision, Device, Threads,
         TextColumn, LabelColumn, SkipInvalidRows, Encoding,
@@ -90,7 +91,7 @@ public static class TrainCommand
     internal static TrainingOptions ToOptions(ParseResult p, Option<string?> data) => new()
     {
         Data = p.GetValue(data) ?? "", Model = p.GetValue(Model)!, Output = p.GetValue(Output)!, Overwrite = p.GetValue(Overwrite),
-        Resume = p.GetValue(Resume), TestSize = p.GetValue(TestSize), Seed = p.GetValue(Seed), Limit = p.GetValue(Limit),
+        Resume = p.GetValue(Resume), TestSize = p.GetValue(TestSize), Seed = p.GetValue(Seed), DataSeed = p.GetValue(DataSeed), Limit = p.GetValue(Limit),
         MaxLength = p.GetValue(MaxLength), LearningRate = p.GetValue(Lr), WeightDecay = p.GetValue(WeightDecay),
         WarmupRatio = p.GetValue(WarmupRatio), Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize),
         GradientAccumulation = p.GetValue(GradientAccumulation), MaxGradNorm = p.GetValue(MaxGradNorm), EvalBatchSize = p.GetValue(EvalBatchSize),

@@ -149,7 +149,7 @@ public sealed class TrainingRun : IDisposable
             var trainEncodings = tokenizer.EncodeAll(train.Texts.ToArray(), o.MaxLength, truncation, o.Threads, cancellationToken);
             var testEncodings = tokenizer.EncodeAll(test.Texts.ToArray(), o.MaxLength, truncation, o.Threads, cancellationToken);
 
-            var sampler = new LengthBucketSampler(trainEncodings.Select(e => e.Ids.Length).ToArray(), o.BatchSize, o.Seed);
+            var sampler = new LengthBucketSampler(trainEncodings.Select(e => e.Ids.Length).ToArray(), o.BatchSize, o.EffectiveDataSeed);
             int stepsPerEpoch = (sampler.BatchCount + o.GradientAccumulation - 1) / o.GradientAccumulation;
             var schedule = LinearSchedule.Create(o.EffectiveLearningRate, stepsPerEpoch * o.Epochs, o.EffectiveWarmupRatio);
             var optimizer = Trainer.CreateOptimizer(trainable, o);
