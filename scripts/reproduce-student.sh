@@ -5,7 +5,7 @@
 #               are scored once on imdb_test.csv
 # Each stage prints its wall time, peak memory (GNU time's maximum resident set size) and metrics. Stages are
 # resumable: a finished stage (metrics.json present) is skipped, an interrupted one continues from its last checkpoint
-# with --resume. About twelve hours on 2 cores (the card's best student alone: its teacher 2 h 16 min, its base ~2 h);
+# with --resume. About fourteen hours on 2 cores (the card's best student alone: its teacher 2 h 16 min, its base ~2 h);
 # run it in the background (nohup scripts/reproduce-student.sh RUNS_DIR &) and run it again after a stop.
 #   scripts/reproduce-student.sh [RUNS_DIR]      (default ./runs)
 # The data and the models (all-MiniLM-L6-v2, bert-tiny's config) are read from ../shared beside the clone, or from
@@ -46,14 +46,20 @@ score "three-teacher student (card, held-out 10,000)" "$runs/student-best-card"
 # Read whole: a review longer than 512 tokens in evenly spaced windows, their probabilities averaged (eval --windows).
 score "three-teacher student read whole (card, held-out 10,000)" "$runs/student-best-card" --windows
 
-# The card's best student: that student's siblings, the same distillation read head+tail (--truncation) and with
-# --alpha 0.9, averaged with it into one model of the same size (blockbuster average, a uniform model soup), read whole.
-# The scores are taken from the three-teacher student (--teacher-scores): about 27 minutes a sibling.
+# The card's best student: that student's six siblings, the same distillation read head+tail (--truncation), with
+# --alpha 0.9, at --temperature 4, in another batch order (--data-seed), averaged with it into one model of the same size
+# (blockbuster average, a uniform model soup: all siblings, none chosen by its score), read whole.
+# The scores are taken from the three-teacher student (--teacher-scores): about 30 minutes a sibling.
 sibling_options=(--teacher "$runs/teacher-card,$runs/tiny-card,$runs/teacher-ft-card" --teacher-scores "$runs/student-best-card"
                  --model "$runs/base-ts2" --full-finetune --lr 5e-4 --unlabelled "$shared/data/imdb_unsup.csv")
 stage student-ht-card distill "$runs/student-ht-card" "${sibling_options[@]}" --truncation head+tail
 stage student-ht-a09-card distill "$runs/student-ht-a09-card" "${sibling_options[@]}" --truncation head+tail --alpha 0.9
-average student-soup-card "$runs/student-soup-card" "$runs/student-best-card,$runs/student-ht-card,$runs/student-ht-a09-card"
+stage student-a09-card distill "$runs/student-a09-card" "${sibling_options[@]}" --alpha 0.9
+stage student-ht-t4-card distill "$runs/student-ht-t4-card" "${sibling_options[@]}" --truncation head+tail --temperature 4
+stage student-ds1-card distill "$runs/student-ds1-card" "${sibling_options[@]}" --data-seed 1
+stage student-ht-ds2-card distill "$runs/student-ht-ds2-card" "${sibling_options[@]}" --truncation head+tail --data-seed 2
+average student-soup-card "$runs/student-soup-card" "$runs/student-best-card,$runs/student-ht-card,$runs/student-ht-a09-card,\
+$runs/student-a09-card,$runs/student-ht-t4-card,$runs/student-ds1-card,$runs/student-ht-ds2-card"
 score "best student: the average, read whole (card, held-out 10,000)" "$runs/student-soup-card" --windows
 
 # The literature's way: imdb_train.csv only (4% held out for monitoring), scored on imdb_test.csv. One teacher, the
