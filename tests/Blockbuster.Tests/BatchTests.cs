@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 
 namespace Blockbuster.Tests;
 
+[Collection("torch-global-state")]
 public class BatchTests
 {
     [Fact]

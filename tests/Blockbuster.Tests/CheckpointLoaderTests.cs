@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace Blockbuster.Tests;
 
+[Collection("torch-global-state")]
 public class CheckpointLoaderTests
 {
     static Dictionary<string, Tensor> State(BertForSequenceClassification model) => ModelExport.MergedStateDict(model);

@@ -109,6 +109,7 @@ sealed class LoopbackHub : IDisposable
     public void Dispose() => listener.Close();
 }
 
+[Collection("torch-global-state")]
 public class HubClientTests
 {
     [Fact]

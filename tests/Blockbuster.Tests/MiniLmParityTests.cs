@@ -9,6 +9,7 @@ namespace Blockbuster.Tests;
 /// A real pretrained BERT (all-MiniLM-L6-v2) loaded with our loader and run on the reference ids must
 /// match ONNX Runtime's outputs: CLS hidden state, mean hidden state, pooler output.
 /// </summary>
+[Collection("torch-global-state")]
 public class MiniLmParityTests
 {
     sealed record Case(string Text, long[] InputIds, float[] Cls, float[] Mean, float[] Pooler);

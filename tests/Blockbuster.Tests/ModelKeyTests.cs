@@ -4,6 +4,7 @@ using Blockbuster.Model.Lora;
 
 namespace Blockbuster.Tests;
 
+[Collection("torch-global-state")]
 public class ModelKeyTests
 {
     /// <summary>The keys transformers' BertForSequenceClassification has for a config, written out from modeling_bert.py.</summary>

@@ -7,6 +7,7 @@ namespace Blockbuster.Tests;
 /// The additive attention bias: padding a sequence must not change its hidden states, in fp32 and bf16, on
 /// the written-out attention (small bf16 batches) and the fused one inference uses for fp32 and large batches.
 /// </summary>
+[Collection("torch-global-state")]
 public class PaddingTests
 {
     [Theory]

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 namespace Blockbuster.Tests;
 
 /// <summary>Batched inference: two workers side by side give every text the probabilities it gets alone.</summary>
+[Collection("torch-global-state")]
 public sealed class PredictorTests : IDisposable
 {
     readonly string folder = Path.Combine(Path.GetTempPath(), $"bb-predictor-{Guid.NewGuid():N}");

@@ -5,7 +5,10 @@ using static TorchSharp.torch;
 
 namespace Blockbuster.Tests;
 
-/// <summary>Tests that draw dropout masks or set global torch state run alone.</summary>
+/// <summary>
+/// Tests that use LibTorch run alone, one class at a time: they draw dropout masks, seed or set global torch state, and a
+/// fixture building a model beside other torch tests once failed in native code (a tensor on the "HPU" backend).
+/// </summary>
 [CollectionDefinition("torch-global-state", DisableParallelization = true)]
 public class TorchGlobalState;
 
