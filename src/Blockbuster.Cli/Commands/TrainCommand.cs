@@ -18,7 +18,7 @@ public static class TrainCommand
     internal static readonly Option<bool> Overwrite = new("--overwrite") { Description = "replace an existing output folder" };
     internal static readonly Option<bool> Resume = new("--resume") { Description = "continue the run saved in --output from its last checkpoint (with its saved options)" };
     internal static readonly Option<double> TestSize = new("--test-size") { Description = "held-out fraction, stratified by label", DefaultValueFactory = _ => Defaults.TestSize };
-    internal static readonly Option<int> Seed = new("--seed") { Description = "seed for the split, batch order, initialisation and dropout", DefaultValueFactory = _ => Defaults.Seed };
+    internal static readonly Option<int> Seed = new("--seed") { Description = "seed for the split, initialisation, dropout and (unless --data-seed) the batch order", DefaultValueFactory = _ => Defaults.Seed };
     internal static readonly Option<int?> DataSeed = new("--data-seed") { Description = "seed for the batch order alone (default: --seed), as transformers' data_seed: the same split and initial weights, another order" };
     internal static readonly Option<int?> Limit = new("--limit") { Description = "use a stratified subset of N reviews (quick runs)" };
     internal static readonly Option<int> MaxLength = new("--max-length") { Description = "tokens per review, [CLS] and [SEP] included", DefaultValueFactory = _ => Defaults.MaxLength };
