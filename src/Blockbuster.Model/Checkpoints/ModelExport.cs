@@ -26,13 +26,13 @@ public static class ModelExport
         foreach (var (key, tensor) in state)
         {
             if (CheckpointLoader.IsLoraFactor(key) || quantized.Keys.Any(q => key.StartsWith(q + ".", StringComparison.Ordinal))) continue;
-            result[CheckpointLoader.CheckpointKey(key)] = tensor.detach().clone();
+            result[CheckpointLoader.CheckpointKey(key)] = DetachedCopy.Of(tensor);
         }
         foreach (var (name, layer) in quantized)
         {
             var key = CheckpointLoader.CheckpointKey(name + ".");
             result[key + "weight"] = layer.DequantizedWeight();
-            if (layer.bias is { } bias) result[key + "bias"] = bias.detach().clone();
+            if (layer.bias is { } bias) result[key + "bias"] = DetachedCopy.Of(bias);
         }
         foreach (var (name, module) in model.named_modules())
         {
@@ -50,7 +50,7 @@ public static class ModelExport
         foreach (var (key, tensor) in model.state_dict())
         {
             if (CheckpointLoader.IsLoraFactor(key) || SavedWhole(model, key))
-                result[PeftPrefix + CheckpointLoader.CheckpointKey(key)] = tensor.detach().clone();
+                result[PeftPrefix + CheckpointLoader.CheckpointKey(key)] = DetachedCopy.Of(tensor);
         }
         return result;
     }

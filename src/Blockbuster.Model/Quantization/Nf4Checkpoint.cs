@@ -50,13 +50,13 @@ public static class Nf4Checkpoint
         foreach (var (key, tensor) in bert.state_dict())
         {
             if (CheckpointLoader.IsLoraFactor(key) || quantized.Keys.Any(q => key.StartsWith(q + ".", StringComparison.Ordinal))) continue;
-            result[CheckpointLoader.CheckpointKey(key)] = tensor.detach().clone();
+            result[CheckpointLoader.CheckpointKey(key)] = DetachedCopy.Of(tensor);
         }
         foreach (var (name, layer) in quantized)
         {
             var p = CheckpointLoader.CheckpointKey(name + ".").TrimEnd('.');
             result[p + ".weight"] = layer.Packed.clone();
-            if (layer.bias is { } bias) result[p + ".bias"] = bias.detach().clone();
+            if (layer.bias is { } bias) result[p + ".bias"] = DetachedCopy.Of(bias);
             result[p + ".weight.absmax"] = layer.Absmax.clone();
             result[p + ".weight.quant_map"] = tensor(Nf4.Code);
             var state = new JsonObject { ["quant_type"] = "nf4", ["blocksize"] = layer.BlockSize, ["dtype"] = "float32", ["shape"] = new JsonArray(layer.OutFeatures, layer.InFeatures) };
