@@ -45,6 +45,8 @@ public static class PytorchBinFile
 
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors)
     {
+        // The scope roots the chains' temporaries while they run (see DetachedCopy) and frees the copies once written.
+        using var scope = NewDisposeScope();
         var table = new Hashtable();
         foreach (var (key, tensor) in tensors) table[key] = tensor.detach().cpu().contiguous();
         AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, table, leaveOpen: true));

@@ -188,9 +188,11 @@ public static class SafetensorsFile
     /// <summary>A tensor's bytes in row-major order, from a contiguous CPU view of it, in slices of at most 1 GB (Tensor.bytes spans up to 2 GB).</summary>
     static void WriteData(Stream stream, Tensor tensor)
     {
-        using var cpu = tensor.detach().cpu().contiguous();
+        // The scope roots the chain's temporaries while the next call runs (see DetachedCopy) and frees them after.
+        using var scope = NewDisposeScope();
+        var cpu = tensor.detach().cpu().contiguous();
         if (cpu.numel() == 0) return;
-        using var flat = cpu.view(-1);
+        var flat = cpu.view(-1);
         long perSlice = (1L << 30) / cpu.ElementSize, elements = flat.shape[0];
         for (long start = 0; start < elements; start += perSlice)
         {
